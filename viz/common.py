@@ -1,6 +1,7 @@
 """Conventions every figure shares: distinct token labels, palettes, CSV export."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from typing import Sequence
@@ -43,3 +44,18 @@ def matrix_csv(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> 
     for label, row in zip(rows, matrix):
         writer.writerow([label] + [repr(float(x)) if np.isfinite(x) else "" for x in row])
     return buf.getvalue().encode("utf-8")
+
+
+def plotly_array(value) -> np.ndarray:
+    """A data field of `fig.to_dict()` / a figure's JSON as numpy.
+
+    Plotly encodes numpy arrays as typed arrays ({"dtype", "bdata", "shape"}); plain
+    lists pass through. For tests and CSV export of figures built elsewhere.
+    """
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if shape:
+            flat = flat.reshape([int(s) for s in str(shape).split(",")])
+        return flat
+    return np.asarray(value)
