@@ -1,0 +1,111 @@
+"""viz.walkthrough: step tables and heatmaps, the sqrt(d_k) experiment, activations, norms."""
+import numpy as np
+import pytest
+
+from viz.common import MASKED_COLOUR, plotly_array, token_labels
+from viz import walkthrough as vw
+
+
+def test_matrix_frame_truncates_with_a_note():
+    matrix = np.arange(20 * 40, dtype=float).reshape(20, 40) / 7
+    frame, note = vw.matrix_frame(matrix, [f"r{i}" for i in range(20)], [f"c{j}" for j in range(40)],
+                                  max_rows=5, max_cols=4, decimals=2)
+    assert frame.shape == (5, 4)
+    assert frame.iloc[1, 1] == round(41 / 7, 2)
+    assert "first 5 of 20 rows" in note and "first 4 of 40 columns" in note
+
+
+def test_matrix_frame_small_matrix_needs_no_note():
+    frame, note = vw.matrix_frame(np.ones((2, 3)), ["a", "b"], ["x", "y", "z"])
+    assert frame.shape == (2, 3) and note is None
+
+
+def test_matrix_frame_names_both_sides_on_mismatch():
+    with pytest.raises(ValueError, match="3 rows, while number of row tokens is 2"):
+        vw.matrix_frame(np.ones((3, 3)), ["a", "b"], ["x", "y", "z"])
+
+
+def test_step_heatmap_labels_and_mask():
+    labels = token_labels(["the", "cat", "the"])
+    allowed = np.tril(np.ones((3, 3), dtype=bool))
+    scores = np.array([[1.0, -50.0, 9.0], [2.0, -3.0, 9.0], [0.5, 1.5, -2.5]])
+    fig = vw.step_heatmap(scores, labels, labels, "masked", allowed=allowed).to_dict()
+    data = fig["data"][0]
+    z = plotly_array(data["z"])
+    assert np.isnan(z[0, 1]) and np.isnan(z[0, 2]) and z[2, 2] == -2.5
+    assert data["zmax"] == 3.0 and data["zmin"] == -3.0  # range of the allowed cells only (not 50)
+    assert fig["layout"]["xaxis"]["ticktext"] == ["00 the", "01 cat", "02 the"]
+    assert fig["layout"]["plot_bgcolor"] == MASKED_COLOUR
+
+
+def test_step_heatmap_unsigned_uses_true_range():
+    data = vw.step_heatmap(np.array([[0.2, 0.8]]), ["q"], ["a", "b"], "p", signed=False).to_dict()["data"][0]
+    assert (data["zmin"], data["zmax"]) == (0.2, 0.8)
+
+
+def test_concat_figure_layout():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4, 3, 2))          # [head, pos, d_head]
+    out = rng.standard_normal((3, 8))
+    fig = vw.concat_figure(z, out, ["a", "b", "c"], head=2).to_dict()
+    concat = plotly_array(fig["data"][0]["z"])
+    assert concat.shape == (3, 8)
+    np.testing.assert_allclose(concat[:, 4:6], z[2])  # head 2's block sits at columns 4..5
+    assert plotly_array(fig["data"][1]["z"]).shape == (3, 8)
+    rect = [s for s in fig["layout"]["shapes"] if s["type"] == "rect"][0]
+    assert (rect["x0"], rect["x1"]) == (3.5, 5.5)
+
+
+def test_scaling_experiment_variance_grows_with_d_k_unless_scaled():
+    result = vw.scaling_experiment([1, 16, 256], n_samples=200, seed=3)
+    assert result["d_k"].tolist() == [1, 16, 256]
+    np.testing.assert_allclose(result["variance_raw"], [1, 16, 256], rtol=0.2)
+    np.testing.assert_allclose(result["variance_scaled"], 1.0, rtol=0.2)
+    assert result["max_weight_raw"].iloc[-1] > 0.85 > result["max_weight_scaled"].iloc[-1]
+    assert result["jacobian_raw"].iloc[-1] < result["jacobian_scaled"].iloc[-1] / 2
+
+
+def test_scaling_experiment_is_seeded():
+    a = vw.scaling_experiment([4, 8], n_samples=50, seed=1)
+    b = vw.scaling_experiment([4, 8], n_samples=50, seed=1)
+    c = vw.scaling_experiment([4, 8], n_samples=50, seed=2)
+    assert a.equals(b) and not a.equals(c)
+
+
+def test_scaling_figure_has_two_lines_per_panel():
+    result = vw.scaling_experiment([1, 4], n_samples=20)
+    fig = vw.scaling_figure(result, n_keys=16).to_dict()
+    assert len(fig["data"]) == 8
+    assert sum(t["showlegend"] for t in fig["data"]) == 2
+    assert fig["layout"]["xaxis"]["type"] == "log"
+
+
+def test_activation_figure_differences():
+    x = np.linspace(-3, 3, 7)
+    relu = np.maximum(x, 0)
+    curves = {"GELU exact": x * 0.5, "ReLU": relu}
+    fig = vw.activation_figure(x, curves, "GELU exact").to_dict()
+    assert [t["name"] for t in fig["data"]] == ["GELU exact", "ReLU", "ReLU - GELU exact"]
+    np.testing.assert_allclose(plotly_array(fig["data"][2]["y"]), relu - x * 0.5)
+    with pytest.raises(ValueError, match="reference"):
+        vw.activation_figure(x, curves, "tanh")
+
+
+def test_layer_and_batch_norm_axes():
+    x = np.random.default_rng(0).standard_normal((4, 6)) * 3 + 1
+    ln, bn = vw.layer_norm(x), vw.batch_norm(x)
+    np.testing.assert_allclose(ln.mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(ln.std(axis=1), 1, atol=1e-3)
+    np.testing.assert_allclose(bn.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(bn.std(axis=0), 1, atol=1e-3)  # eps shrinks small variances a little
+    stats = vw.norm_stats(x, list("abcd"))
+    assert len(stats) == 4
+
+
+def test_norm_figure_shares_one_range():
+    x = np.arange(12.0).reshape(3, 4)
+    fig = vw.norm_figure(x, token_labels(["a", "b", "c"])).to_dict()
+    assert [t["type"] for t in fig["data"]] == ["heatmap"] * 3
+    assert len({t["zmax"] for t in fig["data"]}) == 1
+    assert fig["data"][0]["zmax"] == 11.0
+    assert fig["layout"]["yaxis"]["ticktext"] == ["00 a", "01 b", "02 c"]

@@ -1,0 +1,255 @@
+"""Figures and small numpy experiments for the step-by-step walkthrough page.
+
+- one head's matrices as heatmaps and rounded tables (tokens as index-prefixed labels);
+- why scores are divided by sqrt(d_k): a seeded sampling experiment;
+- GELU exact vs tanh vs ReLU;
+- LayerNorm vs BatchNorm on a small batch of token vectors.
+No torch, no Streamlit: arrays in, figures (or DataFrames) out.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from viz.common import DIVERGING, MASKED_COLOUR, SEQUENTIAL, check_matrix, token_labels
+from viz.positional import LINE_COLOURS
+
+
+# --- one head, step by step ---------------------------------------------------------------
+
+def matrix_frame(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str],
+                 max_rows: int = 12, max_cols: int = 8, decimals: int = 3) -> tuple[pd.DataFrame, str | None]:
+    """A rounded table of the matrix's top-left corner, and a note saying what was cut (None if nothing)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    check_matrix(matrix, rows, cols, "matrix")
+    n_rows, n_cols = matrix.shape
+    shown_rows, shown_cols = min(n_rows, max_rows), min(n_cols, max_cols)
+    frame = pd.DataFrame(np.round(matrix[:shown_rows, :shown_cols], decimals),
+                         index=list(rows)[:shown_rows], columns=list(cols)[:shown_cols])
+    cut = []
+    if shown_rows < n_rows:
+        cut.append(f"the first {shown_rows} of {n_rows} rows")
+    if shown_cols < n_cols:
+        cut.append(f"the first {shown_cols} of {n_cols} columns")
+    note = None
+    if cut:
+        note = f"Showing {' and '.join(cut)}; the CSV download has every value."
+    return frame, note
+
+
+def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str,
+                 allowed: np.ndarray | None = None, signed: bool = True,
+                 x_title: str = "key_pos", y_title: str = "query_pos", value_name: str = "value") -> go.Figure:
+    """One step's matrix as a heatmap with labelled rows and columns.
+
+    `rows`/`cols` are already-distinct labels (e.g. `token_labels(tokens)`); cells are
+    plotted by index and the labels set as tick text, so repeated tokens never merge.
+    Cells where `allowed` is False are left empty and drawn in the mask colour, never as
+    a huge negative number, and the colour range covers the allowed cells only.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    check_matrix(matrix, rows, cols, title)
+    shown = matrix.copy()
+    if allowed is not None:
+        shown = np.where(np.asarray(allowed, dtype=bool), shown, np.nan)
+    finite = shown[np.isfinite(shown)]
+    if signed:
+        bound = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
+        colour = {"colorscale": DIVERGING, "zmid": 0.0, "zmin": -bound, "zmax": bound}
+    else:
+        low = float(finite.min()) if finite.size else 0.0
+        high = float(finite.max()) if finite.size else 1.0
+        colour = {"colorscale": SEQUENTIAL, "zmin": low, "zmax": high if high > low else low + 1.0}
+    fig = go.Figure(go.Heatmap(
+        z=shown, x=np.arange(len(cols)), y=np.arange(len(rows)), **colour,
+        customdata=np.array([[f"{r} / {c}" for c in cols] for r in rows], dtype=object),
+        colorbar={"title": {"text": value_name}},
+        hovertemplate="%{customdata}<br>" + value_name + " %{z:.4f}<extra></extra>",
+    ))
+    fig.update_xaxes(tickvals=list(range(len(cols))), ticktext=list(cols), title_text=x_title)
+    fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=list(rows), title_text=y_title,
+                     autorange="reversed")
+    fig.update_layout(title=title, plot_bgcolor=MASKED_COLOUR if allowed is not None else None)
+    return fig
+
+
+def concat_figure(z_heads: np.ndarray, out: np.ndarray, tokens: Sequence[str], head: int) -> go.Figure:
+    """concat(z_1 .. z_h) [pos, n_heads * d_head] beside W_O's output [pos, d_model].
+
+    z_heads is [head, pos, d_head]; the chosen head's block is outlined.
+    """
+    z_heads = np.asarray(z_heads, dtype=np.float64)
+    n_heads, n_pos, d_head = z_heads.shape
+    if out.shape[0] != n_pos:
+        raise ValueError(f"z has {n_pos} positions, while the output has {out.shape[0]}")
+    if len(tokens) != n_pos:
+        raise ValueError(f"z has {n_pos} positions, while number of tokens is {len(tokens)}")
+    concat = z_heads.transpose(1, 0, 2).reshape(n_pos, n_heads * d_head)  # [pos, head * d_head]
+    labels = token_labels(tokens)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=(f"concat of {n_heads} heads' z  [pos, {n_heads * d_head}]",
+                                        f"attn.out = concat W_O + b_O  [pos, {out.shape[1]}]"))
+    for col, (matrix, colorbar_x) in enumerate(((concat, 0.43), (np.asarray(out), 1.0)), start=1):
+        bound = float(np.abs(matrix).max()) or 1.0
+        fig.add_trace(go.Heatmap(
+            z=matrix, x=np.arange(matrix.shape[1]), y=np.arange(n_pos),
+            colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
+            colorbar={"title": {"text": "value"}, "x": colorbar_x},
+            hovertemplate="pos %{y}<br>dim %{x}<br>value %{z:.4f}<extra></extra>",
+        ), row=1, col=col)
+        fig.update_yaxes(tickvals=list(range(n_pos)), ticktext=labels, autorange="reversed", row=1, col=col)
+    for boundary in range(1, n_heads):
+        fig.add_vline(x=boundary * d_head - 0.5, line={"color": "#444444", "width": 1}, row=1, col=1)
+    fig.add_shape(type="rect", x0=head * d_head - 0.5, x1=(head + 1) * d_head - 0.5, y0=-0.5, y1=n_pos - 0.5,
+                  line={"color": "#000000", "width": 3}, row=1, col=1)
+    fig.update_xaxes(title_text="head * d_head + j", row=1, col=1)
+    fig.update_xaxes(title_text="d_model index", row=1, col=2)
+    fig.update_layout(title="Multi-head: concatenate every head's z, then project with W_O")
+    return fig
+
+
+# --- why divide by sqrt(d_k) ----------------------------------------------------------------
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def scaling_experiment(d_ks: Sequence[int], n_keys: int = 16, n_samples: int = 256,
+                       seed: int = 0) -> pd.DataFrame:
+    """Sample q and n_keys keys with independent N(0, 1) components for each d_k.
+
+    Returns one row per d_k with, for raw scores q.k and scaled scores q.k / sqrt(d_k):
+    the variance of the scores, the mean largest softmax weight, the mean entropy of the
+    softmax (nats; log(n_keys) is uniform), and the mean Frobenius norm of the softmax
+    Jacobian diag(p) - p p^T, which is what gradients flow through.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d_k in d_ks:
+        q = rng.standard_normal((n_samples, d_k))            # [sample, d_k]
+        k = rng.standard_normal((n_samples, n_keys, d_k))    # [sample, key, d_k]
+        raw = np.einsum("sd,skd->sk", q, k)                  # [sample, key]
+        row = {"d_k": int(d_k)}
+        for name, scores in (("raw", raw), ("scaled", raw / np.sqrt(d_k))):
+            p = _softmax(scores)
+            entropy = -(p * np.log(np.clip(p, 1e-300, None))).sum(axis=-1)
+            sum_sq = (p ** 2).sum(axis=-1)
+            jacobian_sq = sum_sq - 2.0 * (p ** 3).sum(axis=-1) + sum_sq ** 2  # ||diag(p) - pp^T||_F^2
+            row[f"variance_{name}"] = float(scores.var())
+            row[f"max_weight_{name}"] = float(p.max(axis=-1).mean())
+            row[f"entropy_{name}"] = float(entropy.mean())
+            row[f"jacobian_{name}"] = float(np.sqrt(np.clip(jacobian_sq, 0.0, None)).mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def scaling_figure(result: pd.DataFrame, n_keys: int) -> go.Figure:
+    """Four panels over d_k: score variance, largest weight, entropy, softmax gradient size."""
+    panels = (("variance", "variance of the scores"),
+              ("max_weight", "mean largest softmax weight"),
+              ("entropy", f"mean softmax entropy (uniform = {np.log(n_keys):.2f})"),
+              ("jacobian", "softmax gradient size ||J||"))
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in panels],
+                        horizontal_spacing=0.1, vertical_spacing=0.16)
+    styles = {"raw": ("q·k (not scaled)", LINE_COLOURS[5], "solid"),
+              "scaled": ("q·k / sqrt(d_k)", LINE_COLOURS[0], "dash")}
+    for i, (key, _) in enumerate(panels):
+        row, col = divmod(i, 2)
+        for kind, (label, colour, dash) in styles.items():
+            fig.add_trace(go.Scatter(
+                x=result["d_k"], y=result[f"{key}_{kind}"], mode="lines+markers", name=label,
+                legendgroup=kind, showlegend=i == 0, line={"color": colour, "dash": dash},
+                hovertemplate=f"{label}<br>d_k %{{x}}<br>%{{y:.4g}}<extra></extra>",
+            ), row=row + 1, col=col + 1)
+        fig.update_xaxes(type="log", title_text="d_k", row=row + 1, col=col + 1)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.05], row=1, col=2)
+    fig.update_layout(title="Scaling keeps the scores' spread, and softmax's gradients, the same for every d_k",
+                      height=620)
+    return fig
+
+
+# --- activations ---------------------------------------------------------------------------
+
+def activation_figure(x: np.ndarray, curves: Mapping[str, np.ndarray], reference: str) -> go.Figure:
+    """Left: each activation over x. Right: each one minus the reference curve."""
+    if reference not in curves:
+        raise ValueError(f"reference {reference!r} is not one of the curves {list(curves)}")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("activation(x)", f"difference from {reference}"))
+    for i, (name, y) in enumerate(curves.items()):
+        colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name,
+                                 line={"color": colour},
+                                 hovertemplate=f"{name}<br>x %{{x:.3f}}<br>%{{y:.6f}}<extra></extra>"),
+                      row=1, col=1)
+        if name != reference:
+            fig.add_trace(go.Scatter(x=x, y=np.asarray(y) - np.asarray(curves[reference]), mode="lines",
+                                     name=f"{name} - {reference}", legendgroup=name, showlegend=False,
+                                     line={"color": colour},
+                                     hovertemplate=f"{name} - {reference}<br>x %{{x:.3f}}<br>%{{y:.3e}}<extra></extra>"),
+                          row=1, col=2)
+    fig.update_xaxes(title_text="x")
+    fig.update_yaxes(title_text="activation(x)", row=1, col=1)
+    fig.update_yaxes(title_text="difference", row=1, col=2)
+    fig.update_layout(title="GELU (exact erf and tanh approximation) and ReLU")
+    return fig
+
+
+# --- LayerNorm vs BatchNorm ----------------------------------------------------------------
+
+def layer_norm(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Normalise each row (one token) over its features, biased variance, no gain/bias."""
+    mean = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps)
+
+
+def batch_norm(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Normalise each column (one feature) over the rows of the batch, biased variance."""
+    mean = x.mean(axis=0, keepdims=True)
+    var = x.var(axis=0, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps)
+
+
+def norm_figure(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> go.Figure:
+    """The batch [token, feature], its LayerNorm (rows normalised) and BatchNorm (columns normalised)."""
+    x = np.asarray(x, dtype=np.float64)
+    cols = [f"f{j}" for j in range(x.shape[1])]
+    check_matrix(x, rows, cols, "token batch")
+    panels = (("input", x), ("LayerNorm: each row", layer_norm(x, eps)), ("BatchNorm: each column", batch_norm(x, eps)))
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[name for name, _ in panels], horizontal_spacing=0.08)
+    bound = max(float(np.abs(m).max()) for _, m in panels) or 1.0
+    for col, (name, matrix) in enumerate(panels, start=1):
+        fig.add_trace(go.Heatmap(
+            z=matrix, x=np.arange(len(cols)), y=np.arange(len(rows)), name=name,
+            colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound, showscale=col == 3,
+            colorbar={"title": {"text": "value"}},
+            text=np.round(matrix, 2), texttemplate="%{text}",
+            hovertemplate=f"{name}<br>row %{{y}}<br>feature %{{x}}<br>%{{z:.4f}}<extra></extra>",
+        ), row=1, col=col)
+        fig.update_xaxes(tickvals=list(range(len(cols))), ticktext=cols, title_text="feature", row=1, col=col)
+        fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=list(rows), autorange="reversed",
+                         showticklabels=col == 1, row=1, col=col)
+    fig.update_layout(title="LayerNorm vs BatchNorm: which axis is normalised (one colour range for all three)")
+    return fig
+
+
+def norm_stats(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> pd.DataFrame:
+    """Mean and standard deviation along both axes after each normalisation."""
+    x = np.asarray(x, dtype=np.float64)
+    records = []
+    for name, matrix in (("LayerNorm", layer_norm(x, eps)), ("BatchNorm", batch_norm(x, eps))):
+        for axis, what in ((1, "per token (row)"), (0, "per feature (column)")):
+            records.append({
+                "normalisation": name, "statistic over": what,
+                "means range": f"{matrix.mean(axis=axis).min():+.3f} .. {matrix.mean(axis=axis).max():+.3f}",
+                "std range": f"{matrix.std(axis=axis).min():.3f} .. {matrix.std(axis=axis).max():.3f}",
+            })
+    return pd.DataFrame(records)
