@@ -1,0 +1,131 @@
+"""Figures for predictions: top-k bars, BERT's masking procedure, head ablation.
+
+Also the masking procedure itself (`bert_mask_plan`), pure numpy with a seed, so the
+page, the service and the tests all run the same steps. No torch, no Streamlit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from viz.common import token_labels
+from viz.positional import LINE_COLOURS
+
+# What happened to each position in the masking procedure, and its colour (Okabe-Ito).
+ACTION_COLOURS = {
+    "not chosen": "#BBBBBB",
+    "[MASK]": "#0072B2",
+    "random": "#D55E00",
+    "unchanged": "#009E73",
+    "special": "#FFFFFF",
+}
+
+
+def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequence[str],
+                colour: str = LINE_COLOURS[0]) -> go.Figure:
+    """One horizontal bar panel per prediction list, best on top, x = probability in [0, 1]."""
+    if len(predictions) != len(titles):
+        raise ValueError(f"{len(predictions)} prediction lists, while number of titles is {len(titles)}")
+    n = max(len(predictions), 1)
+    fig = make_subplots(rows=1, cols=n, subplot_titles=list(titles) or [""], horizontal_spacing=0.12)
+    for col, preds in enumerate(predictions, start=1):
+        tokens = [tok for tok, _ in preds]
+        probs = np.array([p for _, p in preds], dtype=np.float64)
+        rank = np.arange(len(tokens))
+        fig.add_trace(go.Bar(
+            x=probs, y=rank, orientation="h", marker_color=colour, showlegend=False,
+            text=[f"{p:.1%}" for p in probs], textposition="outside", customdata=tokens,
+            hovertemplate="%{customdata}<br>probability %{x:.4f}<extra></extra>", name=titles[col - 1],
+        ), row=1, col=col)
+        fig.update_yaxes(tickvals=list(rank), ticktext=[f"{i + 1}. {t}" for i, t in enumerate(tokens)],
+                         autorange="reversed", row=1, col=col)
+        fig.update_xaxes(range=[0, 1.15], title_text="probability", tickformat=".0%", row=1, col=col)
+    fig.update_layout(height=160 + 28 * max((len(p) for p in predictions), default=1))
+    return fig
+
+
+@dataclass(frozen=True)
+class MaskPlan:
+    """The outcome of BERT's masking procedure on one token sequence."""
+    actions: tuple[str, ...]         # per position: a key of ACTION_COLOURS
+    input_ids: tuple[int, ...]       # the ids the model sees after masking
+    chosen: tuple[int, ...]          # chosen positions, in sentence order
+
+
+def bert_mask_plan(token_ids: Sequence[int], special: Sequence[bool], mask_id: int,
+                   replacement_ids: Sequence[int], seed: int, rate: float = 0.15) -> MaskPlan:
+    """BERT's pre-training masking (Devlin et al. 2019, create_pretraining_data.py).
+
+    Choose round(rate * n) of the n ordinary tokens (at least one) at random; each
+    chosen token becomes [MASK] with probability 0.8, stays unchanged with 0.1, and is
+    replaced by a random token from `replacement_ids` with 0.1. Special tokens are never
+    chosen. Every chosen position is predicted, whatever happened to it.
+    """
+    if len(token_ids) != len(special):
+        raise ValueError(f"{len(token_ids)} token ids, while the special-token flags number {len(special)}")
+    rng = np.random.default_rng(seed)
+    candidates = [i for i, is_special in enumerate(special) if not is_special]
+    actions = ["special" if s else "not chosen" for s in special]
+    ids = list(int(t) for t in token_ids)
+    if not candidates:
+        return MaskPlan(tuple(actions), tuple(ids), ())
+    n_chosen = min(len(candidates), max(1, int(round(rate * len(candidates)))))
+    chosen = sorted(int(i) for i in rng.permutation(candidates)[:n_chosen])
+    for pos in chosen:
+        draw = rng.random()
+        if draw < 0.8:
+            actions[pos], ids[pos] = "[MASK]", int(mask_id)
+        elif draw < 0.9:
+            actions[pos] = "unchanged"
+        else:
+            actions[pos] = "random"
+            ids[pos] = int(replacement_ids[int(rng.integers(len(replacement_ids)))])
+    return MaskPlan(tuple(actions), tuple(ids), tuple(chosen))
+
+
+def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: Sequence[str]) -> go.Figure:
+    """Two strips: the sentence, and what the model sees, cells coloured by what happened."""
+    if not len(tokens) == len(input_tokens) == len(actions):
+        raise ValueError(f"{len(tokens)} tokens, {len(input_tokens)} input tokens and {len(actions)} actions must match")
+    fig = go.Figure()
+    labels = token_labels(tokens)
+    for action, colour in ACTION_COLOURS.items():
+        where = [i for i, a in enumerate(actions) if a == action]
+        if not where:
+            continue
+        for y, row_tokens, row in ((1.0, tokens, "sentence"), (0.0, input_tokens, "model input")):
+            fig.add_trace(go.Scatter(
+                x=where, y=[y] * len(where), mode="markers+text", name=action, legendgroup=action,
+                showlegend=row == "sentence",
+                marker={"symbol": "square", "size": 30, "color": colour, "opacity": 0.45,
+                        "line": {"color": "#555555", "width": 1}},
+                text=[row_tokens[i] for i in where], textposition="middle center",
+                customdata=[labels[i] for i in where],
+                hovertemplate=f"%{{customdata}}<br>{row}: %{{text}}<br>{action}<extra></extra>",
+            ))
+    fig.update_yaxes(tickvals=[1.0, 0.0], ticktext=["sentence", "model input"], range=[-0.6, 1.6], showgrid=False)
+    fig.update_xaxes(title_text="pos", range=[-0.7, len(tokens) - 0.3], dtick=1)
+    fig.update_layout(title="BERT masking: chosen positions and what the model sees", height=260,
+                      legend={"orientation": "h", "y": -0.35})
+    return fig
+
+
+def ablation_figure(tokens: Sequence[str], before: Sequence[float], after: Sequence[float],
+                    title: str) -> go.Figure:
+    """Grouped horizontal bars: each token's probability with all heads, and with heads off."""
+    if not len(tokens) == len(before) == len(after):
+        raise ValueError(f"{len(tokens)} tokens, {len(before)} and {len(after)} probabilities must match")
+    rank = np.arange(len(tokens))
+    fig = go.Figure()
+    for name, values, colour in (("all heads", before, LINE_COLOURS[0]), ("heads switched off", after, LINE_COLOURS[5])):
+        fig.add_trace(go.Bar(x=np.asarray(values, dtype=np.float64), y=rank, orientation="h", name=name,
+                             marker_color=colour, customdata=list(tokens),
+                             hovertemplate=f"%{{customdata}}<br>{name}: %{{x:.4f}}<extra></extra>"))
+    fig.update_yaxes(tickvals=list(rank), ticktext=list(tokens), autorange="reversed")
+    fig.update_xaxes(range=[0, 1], title_text="probability", tickformat=".0%")
+    fig.update_layout(barmode="group", title=title, height=180 + 40 * len(tokens))
+    return fig
