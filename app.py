@@ -1,0 +1,139 @@
+"""Attention Explorer: the router and the shared frame.
+
+Page config, the sidebar every page shares (sentences, models, examples),
+and ``st.navigation`` with one explicit ``st.Page`` per page. Pages read the
+sidebar through ``services.view()``.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+import services
+
+st.set_page_config(page_title="Attention Explorer", layout="wide")
+
+MODEL_LABELS = {
+    "encoder": "bundled: all-MiniLM-L6-v2 (BERT-style, bidirectional)",
+    "decoder": "bundled: small GPT-style decoder (causal)",
+}
+
+
+def _use_example() -> None:
+    """Button callback: copy the chosen example into the sentence boxes."""
+    label = st.session_state.get("example_choice")
+    for name, sentence_a, sentence_b in services.EXAMPLES:
+        if name == label:
+            services.set_param(services.P_SENTENCE_A, sentence_a, widget_key="w_a")
+            services.set_param(services.P_SENTENCE_B, sentence_b, widget_key="w_b")
+
+
+def _label(family: str, model_id: str) -> str:
+    if model_id == services.BUNDLED:
+        return MODEL_LABELS[family]
+    if model_id == services.TINY:
+        return "tiny random model (for tests)"
+    return model_id
+
+
+def model_picker(family: str, param: str) -> None:
+    """The picker of one family: bundled first, then models loaded on request."""
+    widget_key = f"w_{param}"
+    known_key = f"_known_{family}"
+    known: list[str] = st.session_state.setdefault(known_key, [])
+    slot = st.container()
+    with st.expander(f"Load another {family}"):
+        typed = st.text_input(
+            "Hugging Face hub id or local folder",
+            key=f"custom_{family}",
+            placeholder="bert-base-uncased" if family == "encoder" else "gpt2",
+            help="Loaded only when you press the button. Needs internet for a hub id "
+            "unless the model is already in the local cache.",
+        )
+        pressed = st.button(f"Load {family}", key=f"load_{family}")
+        messages = st.container()
+    if pressed:
+        model_id = typed.strip()
+        if not model_id:
+            messages.warning("Type a hub id (for example bert-base-uncased) or a folder path, then press the button.")
+        else:
+            with messages, st.spinner(f"Loading {model_id} ..."):
+                failure = services.try_load(family, model_id, retry=True)
+            if failure:
+                messages.error(
+                    services.escape_markdown(failure) + " The app keeps using the model chosen above."
+                )
+            else:
+                if model_id not in known:
+                    known.append(model_id)
+                services.set_param(param, model_id, widget_key=widget_key)
+                messages.success(f"Loaded {services.escape_markdown(model_id)}.")
+
+    # A model named in the URL (a shared link) is loaded on first use; if it
+    # cannot be, say why and fall back to the bundled one.
+    current = st.session_state.get(widget_key, services.param_value(param, services.BUNDLED))
+    if current not in (services.BUNDLED, services.TINY) and current not in known:
+        with slot, st.spinner(f"Loading {current} ..."):
+            failure = services.try_load(family, current)
+        if failure:
+            slot.error(services.escape_markdown(failure) + f" Using the bundled {family} instead.")
+            services.set_param(param, services.BUNDLED, widget_key=widget_key)
+        else:
+            known.append(current)
+    options = [services.BUNDLED, *known]
+    if current == services.TINY:
+        options.append(services.TINY)
+    with slot:
+        chosen = services.url_widget(
+            st.selectbox,
+            param,
+            services.BUNDLED,
+            family.capitalize(),
+            options=options,
+            format_func=lambda model_id: _label(family, model_id),
+        )
+    failure = services.try_load(family, chosen)
+    if failure:
+        slot.info(
+            services.escape_markdown(failure)
+            + f" Views that need the {family} say so; everything else keeps working."
+        )
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.header("Your sentence")
+        services.url_widget(
+            st.text_area,
+            services.P_SENTENCE_A,
+            services.DEFAULT_SENTENCE,
+            "Sentence A",
+            height=90,
+            help="Any text. Long texts are cut to the model's limit (the page says so).",
+        )
+        services.url_widget(
+            st.text_input,
+            services.P_SENTENCE_B,
+            "",
+            "Sentence B (optional)",
+            help="A second sentence: read as a pair ([CLS] A [SEP] B [SEP]) on the Attention page, "
+            "and batched with A (so padding is real) on the Masks page.",
+        )
+        st.selectbox("Examples", [name for name, _, _ in services.EXAMPLES], key="example_choice")
+        st.button("Use this example", on_click=_use_example)
+        st.header("Models")
+        model_picker("encoder", services.P_ENCODER)
+        model_picker("decoder", services.P_DECODER)
+        st.caption("Everything runs on this machine; no text leaves it.")
+
+
+sidebar()
+
+PAGES = [
+    st.Page("pages/attention.py", title="Attention", default=True),
+    st.Page("pages/masks.py", title="Masks"),
+    st.Page("pages/positional.py", title="Positional encoding"),
+    st.Page("pages/embeddings.py", title="Embeddings"),
+    st.Page("pages/predictions.py", title="Predictions"),
+    st.Page("pages/walkthrough.py", title="Walkthrough"),
+]
+st.navigation(PAGES).run()
