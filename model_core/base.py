@@ -1,0 +1,118 @@
+"""What both families share: the config fields, the output, input checks and errors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+import torch
+from torch import nn
+
+from .trace import Recorder, Trace
+
+
+class InputError(ValueError):
+    """The user's input cannot be run; the message is a sentence a page can show as is."""
+
+
+class ModelUnavailable(RuntimeError):
+    """A model could not be loaded (offline, unknown id, unsupported); the message says what to do next."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int          # rows of the token embedding
+    n_positions: int         # longest input the position table covers
+    d_model: int             # width of the residual stream
+    n_layers: int            # number of blocks
+    n_heads: int             # attention heads per block
+    d_mlp: int               # hidden width of the feed-forward network
+    ln_eps: float            # LayerNorm epsilon, read from the checkpoint (BERT 1e-12, GPT-2 1e-5)
+    act: str                 # feed-forward activation: "gelu" (exact erf), "gelu_tanh" or "relu"
+    pos_kind: str = "learned"  # "learned" position embeddings, or the fixed "sinusoidal" table
+    pad_token_id: int = 0    # id the tokenizer pads with
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    def __post_init__(self):
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if self.act not in ("gelu", "gelu_tanh", "relu"):
+            raise ValueError(f"unknown activation {self.act!r}")
+        if self.pos_kind not in ("learned", "sinusoidal"):
+            raise ValueError(f"unknown position kind {self.pos_kind!r}")
+
+
+@dataclass
+class ModelOutput:
+    logits: Optional[torch.Tensor]   # [batch, pos, vocab], or None for a model without a head
+    last_hidden: torch.Tensor        # [batch, pos, d_model]: the final residual stream (after ln_final for GPT-2)
+    trace: Trace                     # only the names asked for in `record`
+
+
+class TransformerModel(nn.Module):
+    """Common entry point: checks the inputs, runs the family's forward with a fresh recorder."""
+
+    family = ""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.tokenizer = None        # the Hugging Face tokenizer that goes with the weights
+        self.name = f"{self.family} (random weights)"
+        self.has_lm_head = False
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        token_type_ids: Optional[torch.Tensor] = None,
+        record: Iterable[str] = (),
+        head_mask: Optional[torch.Tensor] = None,
+    ) -> ModelOutput:
+        input_ids, attention_mask, head_mask = self._check(input_ids, attention_mask, head_mask)
+        rec = Recorder(record)
+        with torch.no_grad():
+            logits, last_hidden = self._forward(input_ids, attention_mask, token_type_ids, rec, head_mask)
+        return ModelOutput(logits=logits, last_hidden=last_hidden, trace=rec.trace)
+
+    def _check(self, input_ids, attention_mask, head_mask):
+        if input_ids.dim() == 1:
+            input_ids = input_ids[None]
+        if input_ids.dim() != 2:
+            raise InputError(f"input_ids must be [batch, pos], got shape {tuple(input_ids.shape)}.")
+        batch, n_pos = input_ids.shape
+        if n_pos == 0:
+            raise InputError("There is nothing to run: the input has no tokens. Type a sentence first.")
+        if n_pos > self.config.n_positions:
+            raise InputError(
+                f"The input has {n_pos} tokens, but this model has only {self.config.n_positions} positions. "
+                f"The app keeps the first {self.config.n_positions} tokens; shorten the text to see all of it."
+            )
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        elif attention_mask.dim() == 1:
+            attention_mask = attention_mask[None]
+        if tuple(attention_mask.shape) != (batch, n_pos):
+            raise InputError(
+                f"The attention mask has shape {tuple(attention_mask.shape)}, while the input ids have "
+                f"shape {(batch, n_pos)}; they must match."
+            )
+        if head_mask is not None and tuple(head_mask.shape) != (self.config.n_layers, self.config.n_heads):
+            raise InputError(
+                f"The head mask has shape {tuple(head_mask.shape)}, while this model has "
+                f"{self.config.n_layers} layers x {self.config.n_heads} heads."
+            )
+        return input_ids, attention_mask, head_mask
+
+    def _position_embedding(self) -> nn.Module:
+        """A learned table, or the fixed sinusoidal one held as a frozen embedding."""
+        from .layers import sinusoidal_table
+
+        cfg = self.config
+        table = nn.Embedding(cfg.n_positions, cfg.d_model)
+        if cfg.pos_kind == "sinusoidal":
+            table.weight.data.copy_(torch.from_numpy(sinusoidal_table(cfg.n_positions, cfg.d_model)))
+            table.weight.requires_grad_(False)
+        return table

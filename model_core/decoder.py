@@ -1,0 +1,74 @@
+"""The decoder family (GPT-2 layout), read top to bottom: config, block, model.
+
+Embeddings: token + learned position (no segments, no LayerNorm).
+Blocks are pre-LN: x = x + attn(LN(x)); x = x + mlp(LN(x)); a final LayerNorm.
+Attention is causal (position t sees positions <= t), combined with padding.
+LM head: the word embeddings again (tied), no bias.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import ModelConfig, TransformerModel
+from .layers import FeedForward, SelfAttention, causal_allowed, padding_allowed
+
+
+@dataclass(frozen=True)
+class DecoderConfig(ModelConfig):
+    bos_token_id: Optional[int] = None   # prepended to every text when the model was trained with one
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, cfg: DecoderConfig, index: int):
+        super().__init__()
+        self.name = f"blocks.{index}"
+        self.ln_1 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)     # before attention
+        self.attn = SelfAttention(cfg.d_model, cfg.n_heads, f"{self.name}.attn")
+        self.ln_2 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)     # before feed-forward
+        self.mlp = FeedForward(cfg.d_model, cfg.d_mlp, cfg.act, f"{self.name}.mlp")
+
+    def forward(self, x, allowed, rec, head_mask=None):
+        rec(f"{self.name}.resid_pre", x)
+        x = x + self.attn(self.ln_1(x), allowed, rec, head_mask)  # pre-LN: normalise the branch input only
+        rec(f"{self.name}.resid_mid", x)
+        x = x + self.mlp(self.ln_2(x), rec)
+        rec(f"{self.name}.resid_post", x)
+        return x
+
+
+class Decoder(TransformerModel):
+    family = "decoder"
+
+    def __init__(self, cfg: DecoderConfig, with_head: bool = True):
+        super().__init__(cfg)
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos = self._position_embedding()
+        self.blocks = nn.ModuleList(DecoderBlock(cfg, i) for i in range(cfg.n_layers))
+        self.ln_final = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
+        self.has_lm_head = with_head
+
+    def _forward(self, input_ids, attention_mask, token_type_ids, rec, head_mask):
+        n_pos = input_ids.shape[1]
+        # Causal AND padding: query t may look at real keys at positions <= t.
+        allowed = padding_allowed(attention_mask) & causal_allowed(n_pos, input_ids.device)
+        tok = self.tok(input_ids)                                        # [batch, pos, d_model]
+        pos = self.pos(torch.arange(n_pos, device=input_ids.device))[None].expand_as(tok)
+        rec("embed.tok", tok)
+        rec("embed.pos", pos)
+        x = tok + pos
+        rec("embed.sum", x)
+        rec("embed.out", x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, allowed, rec, None if head_mask is None else head_mask[i])
+        x = self.ln_final(x)
+        rec("ln_final.out", x)
+        logits = None
+        if self.has_lm_head:
+            logits = F.linear(x, self.tok.weight)                        # [batch, pos, vocab], tied
+            rec("logits", logits)
+        return logits, x

