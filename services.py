@@ -545,3 +545,405 @@ def input_notes(text: str, tokens: Sequence[str], truncated: bool, n_positions: 
 
 
 # --- Issue 5 services ---
+# Positional encoding, Embeddings, Predictions and Walkthrough pages. Same rules as
+# above: every function returns numpy / plain Python, raises Problem with a sentence.
+
+
+def _run(model: Any, enc: Any, record: tuple[str, ...], head_mask: Any = None) -> Any:
+    """One forward pass of an encoded input (no gradients), recording ``record``."""
+    import torch
+
+    with torch.no_grad():
+        return model(enc.input_ids, attention_mask=enc.attention_mask,
+                     token_type_ids=enc.token_type_ids, record=record, head_mask=head_mask)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sinusoidal(n_positions: int, d_model: int) -> np.ndarray:
+    """The fixed sinusoidal table [pos, d_model] (model_core's, float64)."""
+    import model_core
+
+    try:
+        return np.asarray(model_core.sinusoidal_table(int(n_positions), int(d_model)), dtype=np.float64)
+    except ValueError as err:
+        raise Problem(f"{err}; choose at least one position and an even d_model of 2 or more.") from None
+
+
+@st.cache_data(max_entries=6, show_spinner=False)
+def position_embeddings(family: str, model_id: str) -> np.ndarray:
+    """The model's learned position embeddings [n_positions, d_model], float32."""
+    import model_core
+
+    return np.asarray(model_core.position_table(_load(family, model_id)), dtype=np.float32)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def tokens_of(family: str, model_id: str, text: str) -> list[str]:
+    """The tokens the model reads for ``text`` (special tokens included, cut at its limit)."""
+    check_text(text)
+    return list(_encode(_load(family, model_id), [text], None).tokens[0])
+
+
+def _encoder(model_id: str) -> Any:
+    model = _load("encoder", model_id)
+    if int(getattr(model.config, "n_segments", 0)) < 1:
+        raise Problem("This encoder has no segment embeddings; choose a BERT-style encoder.")
+    return model
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def embedding_parts(model_id: str, sentence_a: str, sentence_b: str = "") -> dict:
+    """The encoder's input embeddings for a sentence (pair), part by part.
+
+    Returns a dict: tokens list[str], segments list[int], and float32 [pos, d_model]
+    arrays token, segment, position, sum (= the three added by the model) and
+    layer_norm (the LayerNorm of the sum: what block 0 reads); truncated, n_positions.
+    """
+    check_text(sentence_a)
+    model = _encoder(model_id)
+    enc = _encode(model, [sentence_a], [sentence_b] if sentence_b.strip() else None)
+    trace = _run(model, enc, ("embed.*",)).trace.numpy()
+    n = int(enc.lengths[0])
+    parts = {name: np.asarray(trace[f"embed.{key}"][0, :n], dtype=np.float32)
+             for name, key in (("token", "tok"), ("segment", "seg"), ("position", "pos"),
+                               ("sum", "sum"), ("layer_norm", "out"))}
+    return {**parts, "tokens": list(enc.tokens[0][:n]), "segments": _segments(enc, 0, n),
+            "truncated": bool(enc.truncated), "n_positions": int(model.config.n_positions)}
+
+
+def _layer_stack(model: Any, enc: Any) -> tuple[list[str], np.ndarray]:
+    """Names and vectors [layer, pos, d_model] of one input: token embedding, block-0 input, each block's output."""
+    trace = _run(model, enc, ("embed.tok", "embed.out", "blocks.*.resid_post")).trace
+    n = int(enc.lengths[0])
+    layers = [trace["embed.tok"][0, :n], trace["embed.out"][0, :n]]
+    layers += [trace[f"blocks.{i}.resid_post"][0, :n] for i in range(int(model.config.n_layers))]
+    names = ["token embedding", "input (after embeddings)"] + [f"after block {i}" for i in range(len(layers) - 2)]
+    return names, np.stack([t.float().numpy() for t in layers]).astype(np.float32)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def layer_vectors(family: str, model_id: str, sentence_a: str, sentence_b: str = "") -> dict:
+    """Every token's vector at every depth: layers list[str], vectors float32 [layer, pos, d_model], tokens."""
+    check_text(sentence_a)
+    model = _load(family, model_id)
+    enc = _encode(model, [sentence_a], [sentence_b] if sentence_b.strip() and family == "encoder" else None)
+    names, vectors = _layer_stack(model, enc)
+    n = int(enc.lengths[0])
+    return {"layers": names, "vectors": vectors, "tokens": list(enc.tokens[0][:n]),
+            "segments": _segments(enc, 0, n), "truncated": bool(enc.truncated)}
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    denom = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    return np.where(denom > 0, (a * b).sum(axis=-1) / np.where(denom > 0, denom, 1.0), 0.0)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def swap_comparison(model_id: str, sentence_a: str, sentence_b: str) -> dict:
+    """Run (A, B) and (B, A) as pairs and compare each token with itself in the other order.
+
+    Returns: tokens/segments of both orders, layers list[str], and per token of the
+    (A, B) order a cosine [layer, pos] with the same token in the (B, A) order; the
+    [CLS] row (position 0) is what a classifier would read.
+    """
+    check_text(sentence_a)
+    check_text(sentence_b, "sentence B")
+    first = layer_vectors("encoder", model_id, sentence_a, sentence_b)
+    second = layer_vectors("encoder", model_id, sentence_b, sentence_a)
+    if first["truncated"] or second["truncated"]:
+        raise Problem("The two sentences together are longer than the model can read; shorten them to compare orders.")
+    tokens = first["tokens"]
+    n_a = first["segments"].count(0) - 2            # tokens of A, without [CLS] and its [SEP]
+    n_b = len(tokens) - n_a - 3
+    # Where each position of (A, B) sits in (B, A): [CLS] stays, A moves after B, B moves to the front.
+    where = [0] + [n_b + 2 + i for i in range(n_a)] + [n_b + n_a + 2] + [1 + i for i in range(n_b)] + [n_b + 1]
+    cos = _cosine(first["vectors"], second["vectors"][:, where])   # [layer, pos]
+    return {"tokens": tokens, "segments": first["segments"], "tokens_swapped": second["tokens"],
+            "segments_swapped": second["segments"], "layers": first["layers"], "cosine": cos.astype(np.float32)}
+
+
+# ---- predictions
+
+def _special_ids(tokenizer: Any) -> set[int]:
+    return set(int(i) for i in getattr(tokenizer, "all_special_ids", []) or [])
+
+
+def _top(probs: Any, tokenizer: Any, top_k: int) -> list[tuple[str, float]]:
+    values, ids = probs.topk(min(int(top_k), probs.shape[-1]))
+    return list(zip(tokenizer.convert_ids_to_tokens(ids.tolist()), [float(v) for v in values]))
+
+
+def _mlm_model(model_id: str) -> Any:
+    model = _load("encoder", model_id)
+    if not model.has_lm_head:
+        raise Problem(f"{model.name} has no masked-language-model head yet, so it cannot fill in [MASK]. "
+                      "Load an MLM model such as bert-base-uncased in the sidebar, or wait for the bundled head.")
+    if model.tokenizer.mask_token_id is None:
+        raise Problem(f"{model.name}'s tokenizer has no [MASK] token, so it cannot fill in blanks.")
+    return model
+
+
+def _heads_off_mask(model: Any, heads_off: tuple[tuple[int, int], ...]) -> Any:
+    import torch
+
+    if not heads_off:
+        return None
+    cfg = model.config
+    mask = torch.ones(int(cfg.n_layers), int(cfg.n_heads))
+    for layer, head in heads_off:
+        if not (0 <= layer < cfg.n_layers and 0 <= head < cfg.n_heads):
+            raise Problem(f"This model has layers 0 to {cfg.n_layers - 1} and heads 0 to {cfg.n_heads - 1}; pick among those.")
+        mask[layer, head] = 0.0
+    return mask
+
+
+MAX_MASKS = 8  # predictions shown for at most this many blanks (each is its own panel)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def mask_predictions(model_id: str, text: str, mask_positions: tuple[int, ...] = (), top_k: int = 5,
+                     heads_off: tuple[tuple[int, int], ...] = ()) -> dict:
+    """Fill in the blanks: every [MASK] typed in ``text`` plus the tokens at ``mask_positions``.
+
+    ``heads_off`` lists (layer, head) pairs switched off (head_mask 0). Returns a dict:
+    tokens (the input, with [MASK]s), original list[str] (the token hidden at each blank,
+    "[MASK]" where typed), positions list[int], top list (per blank) of (token, probability),
+    truncated bool, more_masks int (blanks beyond MAX_MASKS, not predicted).
+    """
+    import torch
+
+    check_text(text)
+    model = _mlm_model(model_id)
+    enc = _encode(model, [text], None)
+    n = int(enc.lengths[0])
+    ids = enc.input_ids.clone()
+    mask_id = int(model.tokenizer.mask_token_id)
+    specials = _special_ids(model.tokenizer)
+    for pos in mask_positions:
+        if 0 <= pos < n and int(ids[0, pos]) not in specials:
+            ids[0, pos] = mask_id
+    positions = [int(p) for p in (ids[0, :n] == mask_id).nonzero().flatten().tolist()]
+    if not positions:
+        raise Problem("There is no blank to fill: type [MASK] where a word is missing "
+                      "(for example: Paris is the [MASK] of France.) or pick a word to hide.")
+    original = model.tokenizer.convert_ids_to_tokens(enc.input_ids[0, positions].tolist())
+    shown = positions[:MAX_MASKS]
+    enc.input_ids = ids
+    logits = _run(model, enc, (), _heads_off_mask(model, heads_off)).logits
+    probs = torch.softmax(logits[0, shown].float(), dim=-1)        # [blank, vocab]
+    return {"tokens": model.tokenizer.convert_ids_to_tokens(ids[0, :n].tolist()),
+            "original": original[:MAX_MASKS], "positions": shown,
+            "top": [_top(row, model.tokenizer, top_k) for row in probs],
+            "truncated": bool(enc.truncated), "more_masks": len(positions) - len(shown)}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def ablation(model_id: str, text: str, mask_positions: tuple[int, ...], heads_off: tuple[tuple[int, int], ...],
+             top_k: int = 5) -> dict:
+    """The first blank's top tokens with all heads, and their probabilities with ``heads_off`` switched off.
+
+    Returns: tokens list[str] (the union of both top-k lists, all-heads order first),
+    before / after float32 [token], top_after list of (token, probability), position int.
+    """
+    import torch
+
+    base = mask_predictions(model_id, text, mask_positions, top_k)
+    model = _mlm_model(model_id)
+    enc = _encode(model, [text], None)
+    ids = enc.input_ids.clone()
+    for pos in base["positions"]:
+        ids[0, pos] = int(model.tokenizer.mask_token_id)
+    enc.input_ids = ids
+    position = base["positions"][0]
+    probs = {}
+    for name, mask in (("before", None), ("after", _heads_off_mask(model, heads_off))):
+        probs[name] = torch.softmax(_run(model, enc, (), mask).logits[0, position].float(), dim=-1)
+    top_after = _top(probs["after"], model.tokenizer, top_k)
+    tokens = [t for t, _ in base["top"][0]] + [t for t, _ in top_after if t not in dict(base["top"][0])]
+    ids_of = model.tokenizer.convert_tokens_to_ids(tokens)
+    return {"tokens": tokens, "position": position, "top_after": top_after,
+            "before": probs["before"][ids_of].numpy().astype(np.float32),
+            "after": probs["after"][ids_of].numpy().astype(np.float32)}
+
+
+def _replacement_ids(tokenizer: Any) -> list[int]:
+    """Whole-word vocabulary entries (letters only) that BERT's 10% random replacement draws from."""
+    vocab = tokenizer.get_vocab()
+    return sorted(i for tok, i in vocab.items() if tok.isalpha() and tok.isascii() and len(tok) > 1)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def mlm_masking(model_id: str, text: str, seed: int, top_k: int = 3) -> dict:
+    """BERT's 15% / 80-10-10 masking on ``text`` with ``seed``, and the model's guesses at the chosen spots.
+
+    Returns: tokens (original), input_tokens (what the model sees), actions (per token:
+    "special", "not chosen", "[MASK]", "random", "unchanged"), chosen list[int], and per
+    chosen position: top (list of (token, probability)) and p_original (the probability
+    of the original token), truncated.
+    """
+    import torch
+
+    from viz.predictions import bert_mask_plan
+
+    check_text(text)
+    model = _mlm_model(model_id)
+    enc = _encode(model, [text], None)
+    n = int(enc.lengths[0])
+    ids = enc.input_ids[0, :n].tolist()
+    specials = _special_ids(model.tokenizer)
+    plan = bert_mask_plan(ids, [i in specials for i in ids], int(model.tokenizer.mask_token_id),
+                          _replacement_ids(model.tokenizer), seed=int(seed))
+    enc.input_ids = torch.tensor([list(plan.input_ids)])  # one row: no padding to keep
+    logits = _run(model, enc, ()).logits[0]
+    probs = torch.softmax(logits[list(plan.chosen)].float(), dim=-1) if plan.chosen else None
+    tok = model.tokenizer
+    return {"tokens": tok.convert_ids_to_tokens(ids), "input_tokens": tok.convert_ids_to_tokens(list(plan.input_ids)),
+            "actions": list(plan.actions), "chosen": list(plan.chosen),
+            "top": [_top(probs[i], tok, top_k) for i in range(len(plan.chosen))],
+            "p_original": [float(probs[i, ids[pos]]) for i, pos in enumerate(plan.chosen)],
+            "truncated": bool(enc.truncated)}
+
+
+def _decoder_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    import model_core
+
+    try:
+        return fn(*args, **kwargs)
+    except model_core.InputError as err:
+        raise Problem(str(err)) from None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def next_tokens(model_id: str, text: str, top_k: int = 5, temperature: float = 1.0) -> list[tuple[str, float]]:
+    """The decoder's top-k next tokens after ``text`` at ``temperature``: [(token, probability), ...]."""
+    import model_core
+
+    check_text(text)
+    model = _load("decoder", model_id)
+    return [(str(t), float(p)) for t, p in _decoder_call(model_core.next_token, model, text,
+                                                            top_k=int(top_k), temperature=float(temperature))]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def continuation(model_id: str, text: str, n_tokens: int = 8) -> str:
+    """The decoder's greedy continuation of ``text`` (the new text only)."""
+    import model_core
+
+    check_text(text)
+    return str(_decoder_call(model_core.greedy_continue, _load("decoder", model_id), text, n_tokens=int(n_tokens)))
+
+
+def split_last_word(text: str) -> tuple[str, str, str]:
+    """(before, word, after) around the last run of letters/digits: "Paris is nice." -> ("Paris is ", "nice", ".")."""
+    matches = list(re.finditer(r"\w+", text))
+    if not matches:
+        return text, "", ""
+    last = matches[-1]
+    return text[: last.start()], last.group(0), text[last.end():]
+
+
+# ---- walkthrough
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def head_steps(family: str, model_id: str, sentence: str, layer: int, head: int) -> dict:
+    """One head's computation with the model's own numbers (all from the trace and the weights).
+
+    Returns a dict of float32 arrays: X [pos, d_model] (attn.input), W_Q/W_K/W_V [d_model, d_head],
+    b_Q/b_K/b_V [d_head], q/k/v [pos, d_head], raw_scores/scores/masked_scores/pattern
+    [query_pos, key_pos] (masked cells NaN in masked_scores), allowed bool [query_pos, key_pos],
+    z [pos, d_head], z_all [head, pos, d_head], W_O [d_head, d_model] (this head's rows),
+    b_O [d_model], out [pos, d_model] (attn.out); tokens, d_head, n_heads, truncated, and
+    checks: max |X W + b - trace| for q, k, v and max |concat(z) W_O + b_O - out|.
+    """
+    import model_core
+
+    check_text(sentence)
+    model = _load(family, model_id)
+    cfg = model.config
+    if not (0 <= layer < cfg.n_layers and 0 <= head < cfg.n_heads):
+        raise Problem(f"This model has layers 0 to {cfg.n_layers - 1} and heads 0 to {cfg.n_heads - 1}; pick among those.")
+    enc = _encode(model, [sentence], None)
+    trace = _run(model, enc, (f"blocks.{layer}.attn.*",)).trace.numpy()
+    n = int(enc.lengths[0])
+    step = {name: trace[f"blocks.{layer}.attn.{name}"] for name in
+            ("input", "q", "k", "v", "raw_scores", "scores", "masked_scores", "pattern", "allowed", "z", "out")}
+    allowed = step["allowed"][0, :n, :n].astype(bool)
+    result = {name: np.asarray(step[name][0, head, :n, :n], dtype=np.float32)
+              for name in ("raw_scores", "scores", "pattern")}
+    result["masked_scores"] = np.where(allowed, step["masked_scores"][0, head, :n, :n], np.nan).astype(np.float32)
+    result.update({name: np.asarray(step[name][0, head, :n], dtype=np.float32) for name in ("q", "k", "v", "z")})
+    result["z_all"] = np.asarray(step["z"][0, :, :n], dtype=np.float32)
+    result["X"] = np.asarray(step["input"][0, :n], dtype=np.float32)
+    result["out"] = np.asarray(step["out"][0, :n], dtype=np.float32)
+    result["allowed"] = allowed
+    weights = model_core.head_weights(model, layer, head)
+    result.update({name: np.asarray(w, dtype=np.float32) for name, w in weights.items()})
+    all_w_o = np.concatenate([model_core.head_weights(model, layer, h)["W_O"] for h in range(cfg.n_heads)])
+    concat = result["z_all"].transpose(1, 0, 2).reshape(n, -1)                # [pos, n_heads * d_head]
+    checks = {f"{name.lower()} = X W_{name} + b_{name}":
+              float(np.abs(result["X"] @ result[f"W_{name}"] + result[f"b_{name}"] - result[name.lower()]).max())
+              for name in "QKV"}
+    checks["attn.out = concat(z) W_O + b_O"] = float(np.abs(concat @ all_w_o + result["b_O"] - result["out"]).max())
+    result.update({"tokens": list(enc.tokens[0][:n]), "d_head": int(cfg.d_head), "n_heads": int(cfg.n_heads),
+                   "truncated": bool(enc.truncated), "checks": checks})
+    return result
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def activation_curves(low: float = -4.0, high: float = 4.0, n_points: int = 401) -> dict:
+    """x and the model_core activations over it: "GELU exact", "GELU tanh", "ReLU" (float64 numpy)."""
+    import torch
+
+    import model_core
+
+    x = torch.linspace(float(low), float(high), int(n_points), dtype=torch.float64)
+    return {"x": x.numpy(), "GELU exact": model_core.gelu_exact(x).numpy(),
+            "GELU tanh": model_core.gelu_tanh(x).numpy(), "ReLU": torch.relu(x).numpy()}
+
+
+# ---- page helpers shared by the issue-5 pages
+
+def url_multiselect(name: str, label: str, options: Sequence[Any], default: Sequence[Any], **kwargs: Any) -> list:
+    """A multiselect whose choice lives in the URL as a comma list (``?name=0,3,5``).
+
+    Values that are not options (a stale link, a smaller model) are dropped; an empty
+    URL value means "nothing chosen". Returns the chosen options, in option order.
+    """
+    opts = list(options)
+    key = f"w_{name}"
+    by_text = {_serialise(o): o for o in opts}
+    if key not in st.session_state:
+        raw = param_value(name, None)
+        chosen = list(default) if raw is None else [by_text[t] for t in str(raw).split(",") if t in by_text]
+        st.session_state[key] = [o for o in opts if o in chosen]
+    else:
+        st.session_state[key] = [o for o in st.session_state[key] if o in opts]
+    value = st.multiselect(label, opts, key=key, **kwargs)
+    text = ",".join(_serialise(o) for o in value)
+    st.session_state[_keep_key(name)] = text
+    _write_url(name, text)
+    return value
+
+
+def show_figure(fig: Any, key: str, file_name: str, *, matrix: Any = None, rows: Sequence[str] = (),
+                cols: Sequence[str] = (), frame: Any = None) -> None:
+    """A plotly figure and, under it, a CSV download of its data (a labelled matrix or a DataFrame).
+
+    The CSV is built only when the button is clicked, so large tables cost nothing per rerun.
+    """
+    from functools import partial
+
+    from viz.common import matrix_csv
+
+    st.plotly_chart(fig, key=f"fig_{key}", config={"displaylogo": False})
+    if frame is not None:
+        data = partial(frame_csv, frame)
+    else:
+        data = partial(matrix_csv, np.asarray(matrix), list(rows), list(cols))
+    st.download_button("Download the data (CSV)", data=data, file_name=file_name, mime="text/csv",
+                       key=f"csv_{key}", on_click="ignore")
+
+
+def frame_csv(frame: Any) -> bytes:
+    """A pandas DataFrame as CSV bytes for a download button."""
+    return frame.to_csv().encode("utf-8")
