@@ -544,6 +544,33 @@ def input_notes(text: str, tokens: Sequence[str], truncated: bool, n_positions: 
     return notes
 
 
+# ---------------------------------------------------------------------------
+# Small page helpers shared by every page
+# ---------------------------------------------------------------------------
+
+
+def download_csv(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], file_name: str,
+                 *, key: str, label: str = "Download the data (CSV)") -> None:
+    """A download button for the matrix behind a figure; the CSV is built only when clicked."""
+    from functools import partial
+
+    from viz.common import matrix_csv
+
+    st.download_button(
+        label,
+        data=partial(matrix_csv, np.asarray(matrix), list(rows), list(cols)),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        on_click="ignore",
+    )
+
+
+def show_problem(problem: Exception, *, kind: str = "warning") -> None:
+    """Show a Problem's sentence on the page (escaped: user text is never read as Markdown)."""
+    getattr(st, kind)(escape_markdown(str(problem)))
+
+
 # --- Issue 5 services ---
 # Positional encoding, Embeddings, Predictions and Walkthrough pages. Same rules as
 # above: every function returns numpy / plain Python, raises Problem with a sentence.

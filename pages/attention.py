@@ -1,7 +1,168 @@
-"""Attention page (being built)."""
+"""Attention: every head at a glance, one head up close, summaries, soft vs hard."""
+from __future__ import annotations
+
+import numpy as np
 import streamlit as st
 
 import services
+from viz import attention as va
+from viz.common import token_labels
 
 st.title("Attention")
-st.code(services.view().sentence_a, language=None)
+st.markdown(
+    "Each token asks a **query**, every token offers a **key**. The query is scored against every key, "
+    "the scores become a probability distribution with softmax, and the token's new vector is the "
+    "weighted average of the **values**. A row below is one query token: it shows how its weight is "
+    "spread over the key tokens (each row sums to 1)."
+)
+st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_{head}}}\right)V")
+
+view = services.view()
+
+FAMILY_LABELS = {"encoder": "Encoder (BERT-style, sees both sides)", "decoder": "Decoder (GPT-style, sees only the left)"}
+VIEW_LABELS = {"heatmap": "Heatmap", "lines": "Lines"}
+
+top = st.columns([2, 3])
+with top[0]:
+    family = services.url_widget(st.radio, "model", "encoder", "Model", options=list(FAMILY_LABELS),
+                                 format_func=FAMILY_LABELS.get, horizontal=True, key="att_model")
+model_id = view.model(family)
+
+try:
+    info = services.model_info(family, model_id)
+except services.Problem as problem:
+    services.show_problem(problem, kind="info")
+    st.stop()
+if not view.has_text:
+    st.warning("Sentence A is empty: type a sentence in the sidebar (or pick an example) to see its attention.")
+    st.stop()
+
+sentence_b = view.sentence_b if view.has_pair else ""
+with st.spinner("Running the model ..."):
+    try:
+        trace = services.attention(family, model_id, view.sentence_a, sentence_b)
+    except services.Problem as problem:
+        services.show_problem(problem)
+        st.stop()
+
+tokens: list[str] = trace["tokens"]
+for note in services.input_notes(view.sentence_a + " " + sentence_b, tokens, trace["truncated"], trace["n_positions"]):
+    st.info(services.escape_markdown(note))
+if view.has_pair and family == "decoder":
+    st.caption("The decoder has no segments: it reads sentence A and B as one text.")
+
+with top[1]:
+    st.caption(f"{services.escape_markdown(info.name)}: {info.n_layers} layers x {info.n_heads} heads, "
+               f"{len(tokens)} tokens.")
+    st.text("Tokens: " + "  ".join(token_labels(tokens)[:64]) + ("  ..." if len(tokens) > 64 else ""))
+
+controls = st.columns(4)
+with controls[0]:
+    layer = services.url_widget(st.selectbox, "layer", 0, "Layer", options=list(range(info.n_layers)), key="att_layer")
+with controls[1]:
+    head = services.url_widget(st.selectbox, "head", 0, "Head", options=list(range(info.n_heads)), key="att_head")
+with controls[2]:
+    hide = services.url_widget(st.checkbox, "hide", False, "Hide [CLS]/[SEP] and renormalise", key="att_hide",
+                               help="Many heads park weight on [CLS] or [SEP] when they have nothing to do. "
+                               "Hiding them and renormalising each row shows how the rest is shared.")
+with controls[3]:
+    style = services.url_widget(st.radio, "view", "heatmap", "Show the head as", options=list(VIEW_LABELS),
+                                format_func=VIEW_LABELS.get, horizontal=True, key="att_view")
+
+pattern = trace["pattern"]  # (layer, head, query_pos, key_pos)
+segments = trace["segments"] if view.has_pair and family == "encoder" else None
+shown_tokens = tokens
+if hide:
+    keep = va.keep_positions(tokens)
+    if keep.size == 0:
+        st.info("Every token is [CLS] or [SEP]; showing them anyway.")
+    else:
+        pattern = va.restrict(pattern, keep)
+        shown_tokens = [tokens[i] for i in keep]
+        segments = [segments[i] for i in keep] if segments is not None else None
+labels = token_labels(shown_tokens)
+stem = f"{family}_L{layer}H{head}"
+
+
+def _pick_head() -> None:
+    """Click on the overview: open the clicked head (runs before the page, so widgets can change)."""
+    event = st.session_state.get("att_grid")
+    points = (event or {}).get("selection", {}).get("points", [])
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)) and len(data) == 2:
+            services.set_param("layer", int(data[0]), widget_key="att_layer")
+            services.set_param("head", int(data[1]), widget_key="att_head")
+            return
+
+
+# ---------------------------------------------------------------- every head
+st.subheader("Every layer and head at a glance")
+st.caption("Rows of tiles are layers (0 = closest to the input), columns are heads. "
+           "Click a tile's corner square, or use the Layer and Head boxes, to open one head below.")
+grid, block = va.heads_grid(pattern, shown_tokens, selected=(layer, head))
+if block > 1:
+    st.info(f"{len(shown_tokens)} tokens: to keep this overview fast, each tile shows {block}x{block} blocks of "
+            "tokens averaged together. The single-head views below show every token.")
+st.plotly_chart(grid, key="att_grid", on_select=_pick_head, selection_mode="points", width="stretch")
+small, _ = va.downsample(pattern, va.MAX_TILE)
+services.download_csv(*va.grid_csv_matrix(small), f"{family}_all_heads.csv", key="csv_grid",
+                      label="Download all heads (CSV)" + (" (block-averaged)" if block > 1 else ""))
+
+# ---------------------------------------------------------------- one head
+st.subheader(f"Layer {layer}, head {head}")
+one = pattern[layer, head]
+if style == "heatmap":
+    st.plotly_chart(va.attention_heatmap(one, shown_tokens, segments=segments,
+                                         title=f"layer {layer}, head {head}: rows = queries, columns = keys"),
+                    key="att_head_fig", width="stretch")
+else:
+    long_input = len(shown_tokens) > 48
+    st.plotly_chart(va.lines(one, shown_tokens, segments=segments, top_k=3 if long_input else None,
+                             title=f"layer {layer}, head {head}"), key="att_lines_fig", width="stretch")
+    st.caption("Each line joins a query token (left) to a key token (right); thicker, darker lines carry more "
+               "weight. Links under 0.02 are left out" + (", and only each query's 3 strongest links are drawn "
+               "for this long input." if long_input else "."))
+services.download_csv(one, labels, labels, f"{stem}.csv", key="csv_head")
+
+# ---------------------------------------------------------------- soft vs hard
+st.subheader("Soft vs hard attention")
+st.markdown(
+    "Soft attention keeps the whole distribution (left). Hard attention keeps only each query's "
+    "single strongest key (right): a yes/no choice. Picking the arg-max has no gradient, which is "
+    "why Transformers train with the soft version."
+)
+st.latex(r"\text{hard}_{ij}=\begin{cases}1 & j=\arg\max_{j'} a_{ij'}\\ 0 & \text{otherwise}\end{cases}")
+soft_col, hard_col = st.columns(2)
+hard = va.hard_attention(one)
+with soft_col:
+    st.plotly_chart(va.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights"),
+                    key="att_soft", width="stretch")
+with hard_col:
+    st.plotly_chart(va.attention_heatmap(hard, shown_tokens, segments=segments, title="hard: arg-max per query",
+                                         value_name="chosen (1 = yes)"), key="att_hard", width="stretch")
+    services.download_csv(hard, labels, labels, f"{stem}_hard.csv", key="csv_hard")
+
+# ---------------------------------------------------------------- summaries
+st.subheader("Summaries across heads and layers")
+st.markdown(
+    f"**Mean** and **max** combine the {info.n_heads} heads of layer {layer}. **Rollout** follows attention "
+    f"through layers 0 to {layer}: average the heads, add the identity for the residual connection, "
+    "renormalise, and multiply the layers together (Abnar & Zuidema, 2020)."
+)
+st.latex(r"\tilde A^{(l)}=\mathrm{norm}\Big(\tfrac{1}{H}\sum_h A^{(l,h)}+I\Big),\qquad "
+         r"R^{(l)}=\tilde A^{(l)}\,\tilde A^{(l-1)}\cdots\tilde A^{(0)}")
+rolled = va.rollout(trace["pattern"])[layer]
+if hide:
+    rolled = va.restrict(rolled, va.keep_positions(tokens)) if va.keep_positions(tokens).size else rolled
+summaries = (
+    ("mean", va.head_mean(pattern)[layer], f"mean over heads (layer {layer})", 1.0),
+    ("max", va.head_max(pattern)[layer], f"max over heads (layer {layer})", 1.0),
+    ("rollout", rolled, f"rollout through layers 0-{layer}", 1.0),
+)
+for column, (name, matrix, title, zmax) in zip(st.columns(3), summaries):
+    with column:
+        st.plotly_chart(va.attention_heatmap(matrix, shown_tokens, segments=segments, title=title, zmax=zmax),
+                        key=f"att_sum_{name}", width="stretch")
+        services.download_csv(matrix, labels, labels, f"{family}_L{layer}_{name}.csv", key=f"csv_{name}")
+st.caption("Max over heads is not a distribution: its rows can sum to more than 1.")
