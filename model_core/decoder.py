@@ -32,9 +32,9 @@ class DecoderBlock(nn.Module):
         self.ln_2 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)     # before feed-forward
         self.mlp = FeedForward(cfg.d_model, cfg.d_mlp, cfg.act, f"{self.name}.mlp")
 
-    def forward(self, x, allowed, rec, head_mask=None):
+    def forward(self, x, allowed, rec, head_mask=None, mask_needed=True):
         rec(f"{self.name}.resid_pre", x)
-        x = x + self.attn(self.ln_1(x), allowed, rec, head_mask)  # pre-LN: normalise the branch input only
+        x = x + self.attn(self.ln_1(x), allowed, rec, head_mask, mask_needed)  # pre-LN: normalise the branch input only
         rec(f"{self.name}.resid_mid", x)
         x = x + self.mlp(self.ln_2(x), rec)
         rec(f"{self.name}.resid_post", x)
@@ -56,6 +56,7 @@ class Decoder(TransformerModel):
         n_pos = input_ids.shape[1]
         # Causal AND padding: query t may look at real keys at positions <= t.
         allowed = padding_allowed(attention_mask) & causal_allowed(n_pos, input_ids.device)
+        mask_needed = n_pos > 1 or not bool(attention_mask.all())
         tok = self.tok(input_ids)                                        # [batch, pos, d_model]
         pos = self.pos(torch.arange(n_pos, device=input_ids.device))[None].expand_as(tok)
         rec("embed.tok", tok)
@@ -64,7 +65,7 @@ class Decoder(TransformerModel):
         rec("embed.sum", x)
         rec("embed.out", x)
         for i, block in enumerate(self.blocks):
-            x = block(x, allowed, rec, None if head_mask is None else head_mask[i])
+            x = block(x, allowed, rec, None if head_mask is None else head_mask[i], mask_needed)
         x = self.ln_final(x)
         rec("ln_final.out", x)
         logits = None

@@ -31,9 +31,9 @@ class EncoderBlock(nn.Module):
         self.mlp = FeedForward(cfg.d_model, cfg.d_mlp, cfg.act, f"{self.name}.mlp")
         self.ln_2 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)     # after feed-forward + residual
 
-    def forward(self, x, allowed, rec, head_mask=None):
+    def forward(self, x, allowed, rec, head_mask=None, mask_needed=True):
         rec(f"{self.name}.resid_pre", x)
-        x = self.ln_1(x + self.attn(x, allowed, rec, head_mask))  # post-LN: normalise after the add
+        x = self.ln_1(x + self.attn(x, allowed, rec, head_mask, mask_needed))  # post-LN: normalise after the add
         rec(f"{self.name}.resid_mid", x)
         x = self.ln_2(x + self.mlp(x, rec))
         rec(f"{self.name}.resid_post", x)
@@ -92,9 +92,10 @@ class Encoder(TransformerModel):
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         allowed = padding_allowed(attention_mask)                        # [batch, query_pos, key_pos]
+        mask_needed = not bool(attention_mask.all())
         x = self.embed(input_ids, token_type_ids, rec)
         for i, block in enumerate(self.blocks):
-            x = block(x, allowed, rec, None if head_mask is None else head_mask[i])
+            x = block(x, allowed, rec, None if head_mask is None else head_mask[i], mask_needed)
         logits = None
         if self.head is not None:
             logits = self.head(x, self.embed.tok.weight)

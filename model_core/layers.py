@@ -124,7 +124,7 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)         # rows: W_Q, then W_K, then W_V
         self.out = nn.Linear(d_model, d_model)             # W_O
 
-    def forward(self, x, allowed, rec: Recorder, head_mask=None):
+    def forward(self, x, allowed, rec: Recorder, head_mask=None, mask_needed=True):
         n = self.name
         rec(f"{n}.input", x)
         q, k, v = self.qkv(x).chunk(3, dim=-1)                                # each [batch, pos, d_model]
@@ -137,7 +137,8 @@ class SelfAttention(nn.Module):
         scores = scale_scores(raw, self.d_head)
         rec(f"{n}.scores", scores)
         rec(f"{n}.allowed", allowed)                                          # [batch, query_pos, key_pos]
-        masked = mask_scores(scores, allowed[:, None])
+        # With nothing disallowed (an unpadded encoder input) the mask changes nothing: skip the copy.
+        masked = mask_scores(scores, allowed[:, None]) if mask_needed else scores
         rec(f"{n}.masked_scores", masked)
         pattern = attention_pattern(masked)
         if head_mask is not None:
