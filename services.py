@@ -428,16 +428,16 @@ def attention(family: str, model_id: str, sentence_a: str, sentence_b: str = "")
 STEP_NAMES = ("raw_scores", "scores", "masked_scores", "pattern")
 
 
-@st.cache_data(max_entries=12, show_spinner=False)
-def attention_steps(family: str, model_id: str, texts: tuple[str, ...], layer: int) -> dict:
-    """Every step of one layer's attention for a batch of sentences (padded on the right).
+@st.cache_data(max_entries=16, show_spinner=False)
+def attention_steps(family: str, model_id: str, texts: tuple[str, ...], layer: int, head: int) -> dict:
+    """Every step of one head's attention for a batch of sentences (padded on the right).
 
     Returns a dict:
-      raw_scores     float32 [batch, head, query_pos, key_pos]  q.k
+      raw_scores     float32 [batch, query_pos, key_pos]  q.k
       scores         same, divided by sqrt(d_head)
       masked_scores  same, disallowed cells NaN (the model fills them with the dtype minimum)
       pattern        same, after softmax (disallowed cells 0)
-      allowed        bool [batch, query_pos, key_pos]
+      allowed        bool [batch, query_pos, key_pos] (the same for every head)
       tokens         list (batch) of list[str] (pos), padded rows include "[PAD]"
       lengths        list[int]: real tokens per row
       truncated      bool
@@ -446,9 +446,9 @@ def attention_steps(family: str, model_id: str, texts: tuple[str, ...], layer: i
     for i, text in enumerate(texts):
         check_text(text, "sentence A" if i == 0 else "sentence B")
     model = _load(family, model_id)
-    n_layers = int(model.config.n_layers)
-    if not 0 <= layer < n_layers:
-        raise Problem(f"This model has layers 0 to {n_layers - 1}; pick one of those.")
+    n_layers, n_heads = int(model.config.n_layers), int(model.config.n_heads)
+    if not (0 <= layer < n_layers and 0 <= head < n_heads):
+        raise Problem(f"This model has layers 0 to {n_layers - 1} and heads 0 to {n_heads - 1}; pick one of those.")
     enc = _encode(model, list(texts), None)
     names = tuple(f"blocks.{layer}.attn.{step}" for step in (*STEP_NAMES, "allowed"))
     import torch
@@ -462,11 +462,13 @@ def attention_steps(family: str, model_id: str, texts: tuple[str, ...], layer: i
         )
     trace = out.trace.numpy()
     result: dict[str, Any] = {
-        step: np.asarray(trace[f"blocks.{layer}.attn.{step}"], dtype=np.float32) for step in STEP_NAMES
+        step: np.asarray(trace[f"blocks.{layer}.attn.{step}"][:, head], dtype=np.float32) for step in STEP_NAMES
     }
     allowed = np.asarray(trace[f"blocks.{layer}.attn.allowed"]).astype(bool)  # (batch, query_pos, key_pos)
+    if allowed.ndim == 4:  # (batch, 1, query_pos, key_pos) broadcast over heads
+        allowed = allowed[:, 0]
     result["allowed"] = allowed
-    result["masked_scores"] = np.where(allowed[:, None], result["masked_scores"], np.nan).astype(np.float32)
+    result["masked_scores"] = np.where(allowed, result["masked_scores"], np.nan).astype(np.float32)
     result["tokens"] = [list(row) for row in enc.tokens]
     result["lengths"] = [int(n) for n in enc.lengths]
     result["truncated"] = bool(enc.truncated)
