@@ -962,15 +962,12 @@ def show_figure(fig: Any, key: str, file_name: str, *, matrix: Any = None, rows:
     """
     from functools import partial
 
-    from viz.common import matrix_csv
-
     st.plotly_chart(fig, key=f"fig_{key}", config={"displaylogo": False})
-    if frame is not None:
-        data = partial(frame_csv, frame)
+    if frame is None:
+        download_csv(matrix, rows, cols, file_name, key=f"csv_{key}")
     else:
-        data = partial(matrix_csv, np.asarray(matrix), list(rows), list(cols))
-    st.download_button("Download the data (CSV)", data=data, file_name=file_name, mime="text/csv",
-                       key=f"csv_{key}", on_click="ignore")
+        st.download_button("Download the data (CSV)", data=partial(frame_csv, frame), file_name=file_name,
+                           mime="text/csv", key=f"csv_{key}", on_click="ignore")
 
 
 def frame_csv(frame: Any) -> bytes:

@@ -98,7 +98,7 @@ for family in ("encoder", "decoder"):
         tables[family] = services.position_embeddings(family, view.model(family))
         titles[family] = f"{family}: {info.name}"
     except services.Problem as problem:
-        st.info(services.escape_markdown(str(problem)))
+        services.show_problem(problem, kind="info")
 if tables:
     width = next(iter(tables.values())).shape[1]
     longest = max(t.shape[0] for t in tables.values())

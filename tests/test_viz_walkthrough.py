@@ -102,10 +102,13 @@ def test_layer_and_batch_norm_axes():
     assert len(stats) == 4
 
 
-def test_norm_figure_shares_one_range():
+def test_norm_figure_ranges_and_labels():
     x = np.arange(12.0).reshape(3, 4)
     fig = vw.norm_figure(x, token_labels(["a", "b", "c"])).to_dict()
     assert [t["type"] for t in fig["data"]] == ["heatmap"] * 3
-    assert len({t["zmax"] for t in fig["data"]}) == 1
-    assert fig["data"][0]["zmax"] == 11.0
-    assert fig["layout"]["yaxis"]["ticktext"] == ["00 a", "01 b", "02 c"]
+    assert [t["coloraxis"] for t in fig["data"]] == ["coloraxis", "coloraxis2", "coloraxis2"]
+    layout = fig["layout"]
+    assert layout["coloraxis"]["cmax"] == 11.0
+    expected = max(np.abs(vw.layer_norm(x)).max(), np.abs(vw.batch_norm(x)).max())
+    assert layout["coloraxis2"]["cmax"] == pytest.approx(expected)
+    assert layout["yaxis"]["ticktext"] == ["00 a", "01 b", "02 c"]

@@ -219,25 +219,34 @@ def batch_norm(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
 
 
 def norm_figure(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> go.Figure:
-    """The batch [token, feature], its LayerNorm (rows normalised) and BatchNorm (columns normalised)."""
+    """The batch [token, feature], its LayerNorm (rows normalised) and BatchNorm (columns normalised).
+
+    The input keeps its own colour range; the two normalised panels share one, so they compare.
+    """
     x = np.asarray(x, dtype=np.float64)
     cols = [f"f{j}" for j in range(x.shape[1])]
     check_matrix(x, rows, cols, "token batch")
     panels = (("input", x), ("LayerNorm: each row", layer_norm(x, eps)), ("BatchNorm: each column", batch_norm(x, eps)))
     fig = make_subplots(rows=1, cols=3, subplot_titles=[name for name, _ in panels], horizontal_spacing=0.08)
-    bound = max(float(np.abs(m).max()) for _, m in panels) or 1.0
     for col, (name, matrix) in enumerate(panels, start=1):
         fig.add_trace(go.Heatmap(
             z=matrix, x=np.arange(len(cols)), y=np.arange(len(rows)), name=name,
-            colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound, showscale=col == 3,
-            colorbar={"title": {"text": "value"}},
+            coloraxis="coloraxis" if col == 1 else "coloraxis2",
             text=np.round(matrix, 2), texttemplate="%{text}",
             hovertemplate=f"{name}<br>row %{{y}}<br>feature %{{x}}<br>%{{z:.4f}}<extra></extra>",
         ), row=1, col=col)
         fig.update_xaxes(tickvals=list(range(len(cols))), ticktext=cols, title_text="feature", row=1, col=col)
         fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=list(rows), autorange="reversed",
                          showticklabels=col == 1, row=1, col=col)
-    fig.update_layout(title="LayerNorm vs BatchNorm: which axis is normalised (one colour range for all three)")
+    bound_in = float(np.abs(x).max()) or 1.0
+    bound_out = max(float(np.abs(m).max()) for _, m in panels[1:]) or 1.0
+    fig.update_layout(
+        title="LayerNorm vs BatchNorm: which axis is normalised",
+        coloraxis={"colorscale": DIVERGING, "cmid": 0.0, "cmin": -bound_in, "cmax": bound_in,
+                   "colorbar": {"title": {"text": "input"}, "x": 1.02}},
+        coloraxis2={"colorscale": DIVERGING, "cmid": 0.0, "cmin": -bound_out, "cmax": bound_out,
+                    "colorbar": {"title": {"text": "normalised"}, "x": 1.12}},
+    )
     return fig
 
 

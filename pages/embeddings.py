@@ -1,0 +1,196 @@
+"""Embeddings: token + segment + position, their sum and the LayerNorm; [CLS]/[SEP] and segments;
+swapping the two sentences; one word in two contexts, layer by layer."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import services
+from viz import embeddings as ve
+from viz.common import token_labels
+
+# Figures that label every token stay readable up to about this many tokens.
+MAX_SHOWN = 48
+SPECIALS = set(services.SPECIAL_TOKENS) | {"[MASK]", "[UNK]"}
+
+st.title("Embeddings")
+st.markdown(
+    "Before any attention happens, each token becomes a vector. A BERT-style encoder builds it "
+    "from three learned tables and adds them up: one row for **which token** it is, one for "
+    "**which sentence** it belongs to (segment A or B), and one for **where** it stands. "
+    "The sum is then normalised with LayerNorm, and that is what the first layer reads."
+)
+st.latex(r"x_t = \mathrm{LayerNorm}\big(E_{\mathrm{token}}[w_t] + E_{\mathrm{segment}}[s_t] + E_{\mathrm{position}}[t]\big)")
+
+view = services.view()
+
+
+def cut(tokens: list, *arrays: np.ndarray) -> tuple:
+    """The first MAX_SHOWN tokens (and rows of each array), saying so when something was left out."""
+    if len(tokens) > MAX_SHOWN:
+        st.caption(f"Showing the first {MAX_SHOWN} of {len(tokens)} tokens so the labels stay readable.")
+    return (tokens[:MAX_SHOWN], *(a[:MAX_SHOWN] for a in arrays))
+
+
+if not view.has_text:
+    st.info("Type a sentence into sentence A in the sidebar (it is empty), or pick an example; "
+            "for the pair and polysemy views also fill in sentence B.")
+    st.stop()
+
+# ---------------------------------------------------------------- 1. the sum of three parts
+st.header("1. Three tables, one sum")
+if not view.has_pair:
+    st.info("Sentence B in the sidebar is empty, so every token is in segment 0. Type a second "
+            "sentence (or pick the example 'Word order matters') to see segment 1 and the swap below.")
+try:
+    parts = services.embedding_parts(view.encoder, view.sentence_a, view.sentence_b)
+except services.Problem as problem:
+    services.show_problem(problem)
+    st.stop()
+if parts["truncated"]:
+    st.info(f"Your text is longer than the encoder's {parts['n_positions']} positions; only the first "
+            f"{parts['n_positions']} tokens are used. Shorten the text to see all of it.")
+
+tokens = parts["tokens"]
+st.markdown(
+    "**[CLS]** opens every input and **[SEP]** closes each sentence. Every token of sentence A, "
+    "with [CLS] and the first [SEP], has segment id 0; sentence B and its [SEP] have segment id 1. "
+    "[CLS] has no meaning of its own, so after the layers its vector is a summary of the whole "
+    "input: that is the vector a classifier reads."
+)
+services.show_figure(ve.segments_figure([("input", *cut(tokens, np.array(parts["segments"])))]),
+                     "segments", "segments.csv",
+                     frame=pd.DataFrame({"token": tokens, "segment id": parts["segments"]}, index=token_labels(tokens)))
+
+error = float(np.abs(parts["token"] + parts["segment"] + parts["position"] - parts["sum"]).max())
+st.markdown(f"Checked on your input: max |token + segment + position − sum| = **{error:.1e}** "
+            f"over all {len(tokens)} tokens and {parts['sum'].shape[1]} dimensions.")
+st.markdown(
+    "Vectors do not add like lengths, so the bars below show each part's length **along the "
+    "direction of the sum** (its projection). Those lengths do add up: each stack ends exactly at "
+    "the black mark, the length of the sum. Hover a bar to see the part's own length."
+)
+three = {name: parts[name] for name in ("token", "segment", "position")}
+shown_tokens, *shown = cut(tokens, *three.values(), parts["sum"])
+services.show_figure(ve.contribution_figure(shown_tokens, dict(zip(three, shown[:3])), shown[3]),
+                     "contributions", "embedding_contributions.csv",
+                     frame=pd.DataFrame({**{f"{n} along sum": v for n, v in ve.projections_onto(parts["sum"], three).items()},
+                                         "|sum|": np.linalg.norm(parts["sum"], axis=1)}, index=token_labels(tokens)))
+
+st.markdown(
+    "A few dimensions of each part. The first four panels share one colour range, so you can "
+    "check by eye that the fourth is the sum of the first three. LayerNorm then rescales every "
+    "token's vector to mean 0 and variance 1 (before a learned gain and shift), which changes its "
+    "scale: it gets a colour range of its own."
+)
+d_model = parts["sum"].shape[1]
+dims = services.url_multiselect("em_dims", "Dimensions", list(range(d_model)), list(range(0, min(d_model, 8))),
+                                max_selections=24)
+if dims:
+    five = {"token": parts["token"], "segment": parts["segment"], "position": parts["position"],
+            "sum": parts["sum"], "LayerNorm(sum)": parts["layer_norm"]}
+    shown_tokens, *shown = cut(tokens, *five.values())
+    services.show_figure(
+        ve.dims_figure(shown_tokens, dict(zip(five, shown)), dims, separate=["LayerNorm(sum)"]),
+        "dims", "embedding_dims.csv",
+        frame=pd.concat({name: pd.DataFrame(m[:, dims], index=token_labels(tokens), columns=dims)
+                         for name, m in five.items()}, axis=1))
+else:
+    st.info("Pick at least one dimension to draw.")
+st.dataframe(ve.component_norms(tokens, {**three, "sum": parts["sum"], "LayerNorm(sum)": parts["layer_norm"]}),
+             key="norms")
+
+# ---------------------------------------------------------------- 2. swap the two sentences
+st.header("2. Swap the two sentences")
+if not view.has_pair:
+    st.info("Type sentence B in the sidebar to compare 'A then B' with 'B then A'.")
+else:
+    st.markdown(
+        "The same words in the other order: each token moves to a new position and may change "
+        "segment, so its input vector changes slightly (position and segment rows differ, the "
+        "token row does not). After the layers the difference grows, because every token now reads "
+        "its context in another order. This is how BERT can tell 'A beats B' from 'B beats A'."
+    )
+    try:
+        swap = services.swap_comparison(view.encoder, view.sentence_a, view.sentence_b)
+    except services.Problem as problem:
+        services.show_problem(problem)
+    else:
+        services.show_figure(
+            ve.segments_figure([("A then B", *cut(swap["tokens"], np.array(swap["segments"]))),
+                                ("B then A", *cut(swap["tokens_swapped"], np.array(swap["segments_swapped"])))]),
+            "swap_segments", "swap_segments.csv",
+            frame=pd.DataFrame({"A then B": pd.Series(swap["tokens"]), "segment (A then B)": pd.Series(swap["segments"]),
+                                "B then A": pd.Series(swap["tokens_swapped"]),
+                                "segment (B then A)": pd.Series(swap["segments_swapped"])}))
+        layer_names = swap["layers"]
+        layer = services.url_widget(st.selectbox, "em_sl", len(layer_names) - 1, "Compare at",
+                                    options=list(range(len(layer_names))), format_func=lambda i: layer_names[i])
+        compared = {"input (after embeddings)": swap["cosine"][1], layer_names[layer]: swap["cosine"][layer]}
+        labels = token_labels(swap["tokens"])
+        shown_labels, *shown = cut(labels, *compared.values())
+        services.show_figure(
+            ve.grouped_bars(shown_labels, dict(zip(compared, shown)),
+                            "Each token vs the same token in the other order (cosine similarity)",
+                            "cosine similarity", (min(0.0, float(min(v.min() for v in compared.values()))), 1.0)),
+            "swap", "swap_cosine.csv",
+            frame=pd.DataFrame(swap["cosine"].T, index=labels, columns=layer_names))
+        st.markdown(f"The [CLS] vector, which a classifier reads, has cosine similarity "
+                    f"**{swap['cosine'][-1][0]:.3f}** between the two orders after the last block.")
+
+# ---------------------------------------------------------------- 3. polysemy
+st.header("3. One word, two meanings")
+st.markdown(
+    "A word gets the same token vector wherever it appears: the table has one row per token. "
+    "Context enters only through attention, layer by layer. Put the same word in two sentences "
+    "with different meanings (the sidebar example 'Two meanings of bank') and watch its two "
+    "vectors drift apart with depth."
+)
+if not view.has_pair:
+    st.info("Type a second sentence into sentence B in the sidebar that uses one of the words of sentence A.")
+    st.stop()
+family = services.url_widget(st.radio, "em_fam", "encoder", "Model", options=["encoder", "decoder"],
+                             horizontal=True, format_func=lambda f: f"{f} ({view.model(f)})")
+try:
+    first = services.layer_vectors(family, view.model(family), view.sentence_a)
+    second = services.layer_vectors(family, view.model(family), view.sentence_b)
+except services.Problem as problem:
+    services.show_problem(problem)
+    st.stop()
+common = [t for t in dict.fromkeys(first["tokens"]) if t in second["tokens"] and t not in SPECIALS and t.isalnum()]
+if not common:
+    st.info("The two sentences share no word. Use the same word in both (for example 'bank' in "
+            "'She sat on the bank of the river.' and 'He paid the money into the bank.').")
+    st.stop()
+default_word = max(common, key=len)
+word = services.url_widget(st.selectbox, "em_w", default_word, "Word found in both sentences", options=common)
+pos_a, pos_b = first["tokens"].index(word), second["tokens"].index(word)
+layers = first["layers"]
+similarity = ve.cosine(first["vectors"][:, pos_a], second["vectors"][:, pos_b])     # [layer]
+services.show_figure(ve.layer_similarity_figure(layers, {"sentence A vs sentence B": similarity}),
+                     "polysemy", "polysemy.csv",
+                     frame=pd.DataFrame({"cosine": similarity}, index=layers))
+st.markdown(
+    f"At the token embedding the two vectors are the same (cosine {similarity[0]:.3f}); after the "
+    f"last block their cosine is {similarity[-1]:.3f}. (The second point already differs a little: "
+    "position embeddings are added there, and the word stands at different positions.)"
+)
+st.markdown("How similar the word is to every token of its own sentence, at every depth, and its "
+            "nearest tokens at the chosen depth:")
+sims_a = ve.cosine(first["vectors"], first["vectors"][:, pos_a:pos_a + 1])      # [layer, pos]
+sims_b = ve.cosine(second["vectors"], second["vectors"][:, pos_b:pos_b + 1])
+panels = []
+for title, run, sims in (("sentence A", first, sims_a), ("sentence B", second, sims_b)):
+    panel_tokens, panel_sims = cut(run["tokens"], sims.T)      # cut along pos
+    panels.append((title, panel_tokens, panel_sims.T))
+services.show_figure(
+    ve.neighbours_figure(layers, panels),
+    "neighbours", "neighbours.csv",
+    frame=pd.concat({"sentence A": pd.DataFrame(sims_a, index=layers, columns=token_labels(first["tokens"])),
+                     "sentence B": pd.DataFrame(sims_b, index=layers, columns=token_labels(second["tokens"]))}, axis=1))
+depth = services.url_widget(st.selectbox, "em_nl", len(layers) - 1, "Nearest tokens at",
+                            options=list(range(len(layers))), format_func=lambda i: layers[i])
+near = {name: ve.nearest_tokens(run["tokens"], sims[depth], pos, k=3)
+        for name, run, sims, pos in (("sentence A", first, sims_a, pos_a), ("sentence B", second, sims_b, pos_b))}
+st.dataframe(pd.DataFrame({name: pd.Series([f"{tok}  ({value:.3f})" for tok, value in pairs],
+                                           index=[f"#{i + 1}" for i in range(len(pairs))], dtype=object)
+                           for name, pairs in near.items()}), key="nearest")
