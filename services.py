@@ -111,6 +111,23 @@ def _require_frame() -> None:
         st.rerun()
 
 
+def ensure_frame() -> None:
+    """Make sure the page runs inside ``app.py`` (sidebar, navigation, wide layout).
+
+    Streamlit keeps a legacy mode for apps with a ``pages/`` folder: on a
+    freshly started server, a direct link to ``/masks`` runs
+    ``pages/masks.py`` on its own, without ``app.py``, until some session
+    has run ``st.navigation``. When that happens, switch the legacy mode off
+    (exactly what ``st.navigation`` itself does) and rerun through the frame.
+    ``view()`` calls this, so every page that reads the sidebar is covered.
+    """
+    from streamlit.runtime.pages_manager import PagesManager  # no public API for this
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def view() -> View:
     """The sidebar's current state (sentences and model ids) for any page.
 
@@ -118,6 +135,7 @@ def view() -> View:
     values it left in ``st.session_state``; a page run on its own (tests)
     falls back to ``st.query_params`` and then to the defaults.
     """
+    ensure_frame()
     _require_frame()
     values = {name: str(param_value(name, default)) for name, default in _SIDEBAR_DEFAULTS.items()}
     return View(

@@ -121,7 +121,7 @@ else:
     st.plotly_chart(va.lines(one, shown_tokens, segments=segments, top_k=3 if long_input else None,
                              title=f"layer {layer}, head {head}"), key="att_lines_fig", width="stretch")
     st.caption("Each line joins a query token (left) to a key token (right); thicker, darker lines carry more "
-               "weight. Links under 0.02 are left out" + (", and only each query's 3 strongest links are drawn "
+               "weight. Links under 0.05 are left out" + (", and only each query's 3 strongest links are drawn "
                "for this long input." if long_input else "."))
 services.download_csv(one, labels, labels, f"{stem}.csv", key="csv_head")
 

@@ -99,11 +99,11 @@ st.caption(
     "hold, which would swamp any colour scale, so they are drawn grey instead."
 )
 labels = token_labels(tokens)
-for column, (name, figure) in zip(st.columns(4), zip(vm.STEP_TITLES, vm.step_figures(row_steps, tokens[:n_show], allowed[cut, cut], height=420))):
+st.plotly_chart(vm.steps_figure(row_steps, tokens[:n_show], allowed[cut, cut]), key="mask_steps", width="stretch")
+for column, name in zip(st.columns(4), vm.STEP_TITLES):
     with column:
-        st.plotly_chart(figure, key=f"mask_step_{name}", width="stretch")
         services.download_csv(steps[name][row], labels, labels, f"{family}_L{layer}H{head}_{name}.csv",
-                              key=f"csv_step_{name}", label="CSV")
+                              key=f"csv_step_{name}", label=f"CSV: {vm.STEP_TITLES[name][3:]}")
 
 # ---------------------------------------------------------------- padding
 st.subheader("The padding mask, made real")

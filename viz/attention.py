@@ -114,7 +114,8 @@ def downsample(matrix: np.ndarray, max_size: int) -> tuple[np.ndarray, int]:
 # ---------------------------------------------------------------- heatmaps
 
 
-def _ticks(labels: Sequence[str]) -> tuple[list[int], list[str]]:
+def axis_ticks(labels: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Tick positions and (escaped) texts: every label, or every k-th one for long inputs."""
     step = max(1, math.ceil(len(labels) / MAX_TICKS))
     positions = list(range(0, len(labels), step))
     return positions, [plot_text(labels[i]) for i in positions]
@@ -214,15 +215,15 @@ def heatmap(
             colorbar=dict(title=dict(text=colorbar_title or value_name), thickness=14),
         )
     )
-    xt, xl = _ticks(cols)
-    yt, yl = _ticks(rows)
+    xt, xl = axis_ticks(cols)
+    yt, yl = axis_ticks(rows)
     n = max(len(rows), 1)
     fig.update_layout(
-        title=dict(text=title),
-        height=height or int(min(900, max(320, 140 + 18 * n))),
-        margin=dict(l=10, r=10, t=60 if title else 30, b=10),
+        title=dict(text=title, y=0.99, yanchor="top", yref="container"),
+        height=height or int(min(900, max(340, 160 + 18 * n))),
+        margin=dict(l=10, r=10, t=85 if title else 40, b=10),
         plot_bgcolor=MASKED_COLOUR if masked is not None else "white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0),
     )
     fig.update_xaxes(tickmode="array", tickvals=xt, ticktext=xl, tickangle=-60, side="bottom",
                      title_text=col_title, showgrid=False, zeroline=False)
@@ -329,7 +330,7 @@ def grid_csv_matrix(patterns: np.ndarray) -> tuple[np.ndarray, list[str], list[s
 
 
 def lines(pattern: np.ndarray, tokens: Sequence[str], *, segments: Sequence[int] | None = None,
-          min_weight: float = 0.02, top_k: int | None = None, title: str = "") -> go.Figure:
+          min_weight: float = 0.05, top_k: int | None = None, title: str = "") -> go.Figure:
     """Query tokens on the left, key tokens on the right, one line per link; width and opacity = weight.
 
     Links below ``min_weight`` are left out; with ``top_k`` only each query's
@@ -371,7 +372,7 @@ def lines(pattern: np.ndarray, tokens: Sequence[str], *, segments: Sequence[int]
         text=[f"{w:.3f}" for w in weights], showlegend=False, name="links",
         hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>weight %{text}<extra></extra>",
     ))
-    for side, x, anchor in (("query", -0.02, "right"), ("key", 1.02, "left")):
+    for side, x, anchor in (("query", -0.02, "left"), ("key", 1.02, "right")):
         fig.add_trace(go.Scatter(
             x=[x] * n, y=list(range(n)), mode="text", text=[plot_text(t) for t in labels],
             textposition=f"middle {anchor}", showlegend=False, name=f"{side} tokens",

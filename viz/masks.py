@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.attention import heatmap, plot_text
+from viz.attention import axis_ticks, heatmap, plot_text
 from viz.common import DIVERGING, MASKED_COLOUR, SEGMENT_COLOURS, token_labels
 
 ALLOWED_COLOUR = "#0072B2"  # Okabe-Ito blue: "may attend"
@@ -32,32 +32,63 @@ def _range_note(matrix: np.ndarray) -> str:
     return f"values {finite.min():.3g} to {finite.max():.3g}"
 
 
-def step_figures(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, height: int | None = None) -> list[go.Figure]:
-    """The four steps of one head as four heatmaps, in order (raw, scaled, masked, softmax).
+def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, height: int | None = None) -> go.Figure:
+    """The four steps of one head side by side in one figure (raw, scaled, masked, softmax).
 
     ``steps`` maps "raw_scores", "scores", "masked_scores", "pattern" to
     [query_pos, key_pos] arrays; ``allowed`` is the bool [query_pos, key_pos]
     mask. Scores use a diverging palette centred on 0 with a symmetric range
-    over the real (allowed-or-not) values; masked cells are grey, not a huge
-    negative colour; the softmax uses 0..1.
+    over their values; masked cells are gaps drawn grey (with a legend entry),
+    not a huge negative colour; the softmax uses 0..1. Each panel has its
+    own colour bar under it; only the first panel labels the rows.
     """
+    from plotly.subplots import make_subplots
+
     labels = token_labels(tokens)
     allowed = np.asarray(allowed, dtype=bool)
-    figures = []
-    for name in ("raw_scores", "scores", "masked_scores"):
+    names = list(STEP_TITLES)
+    subtitles = []
+    for name in names:
         matrix = np.asarray(steps[name], dtype=np.float32)
-        finite = matrix[np.isfinite(matrix)]
-        bound = float(np.abs(finite).max()) if finite.size else 1.0
+        shown = np.where(allowed, matrix, np.nan) if name == "masked_scores" else matrix
+        subtitles.append(f"{STEP_TITLES[name]}<br><sup>{_range_note(shown)}</sup>")
+    fig = make_subplots(rows=1, cols=4, subplot_titles=subtitles, shared_yaxes=True, horizontal_spacing=0.03)
+    for i, name in enumerate(names):
+        matrix = np.asarray(steps[name], dtype=np.float32)
+        if name == "pattern":
+            lo, hi, scale, value = 0.0, 1.0, "Viridis", "weight"
+        else:
+            finite = matrix[np.isfinite(matrix) & (allowed if name == "masked_scores" else True)]
+            bound = float(np.abs(finite).max()) if finite.size else 1.0
+            lo, hi, scale, value = -bound, bound, DIVERGING, "score"
         masked = ~allowed if name == "masked_scores" else None
-        figures.append(heatmap(
-            matrix, labels, labels, title=f"{STEP_TITLES[name]}<br><sup>{_range_note(np.where(allowed, matrix, np.nan) if masked is not None else matrix)}</sup>",
-            zmin=-bound, zmax=bound, colorscale=DIVERGING, value_name="score", masked=masked, height=height,
-            label_rows=True,
-        ))
-    pattern = np.asarray(steps["pattern"], dtype=np.float32)
-    figures.append(heatmap(pattern, labels, labels, title=f"{STEP_TITLES['pattern']}<br><sup>rows sum to 1; masked cells are exactly 0</sup>",
-                           zmin=0.0, zmax=1.0, value_name="weight", height=height))
-    return figures
+        panel = heatmap(matrix, labels, labels, zmin=lo, zmax=hi, colorscale=scale, value_name=value, masked=masked)
+        trace = panel.data[0]
+        domain = fig.layout[f"xaxis{i + 1 if i else ''}"].domain
+        trace.update(colorbar=dict(orientation="h", x=(domain[0] + domain[1]) / 2, xanchor="center",
+                                   y=-0.32, yanchor="top", len=(domain[1] - domain[0]) * 0.95, thickness=10,
+                                   title=dict(text=value, side="top")))
+        fig.add_trace(trace, row=1, col=i + 1)
+        xt, xl = axis_ticks(labels)
+        fig.update_xaxes(tickmode="array", tickvals=xt, ticktext=xl, tickangle=-60, showgrid=False, zeroline=False,
+                         row=1, col=i + 1)
+        if masked is not None and masked.any():
+            fig.add_shape(type="rect", xref=f"x{i + 1} domain", yref=f"y{i + 1} domain", x0=0, x1=1, y0=0, y1=1,
+                          fillcolor=MASKED_COLOUR, line_width=0, layer="below")
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="masked (not allowed)",
+                                     marker=dict(symbol="square", size=12, color=MASKED_COLOUR,
+                                                 line=dict(color="#636363", width=1))), row=1, col=i + 1)
+    yt, yl = axis_ticks(labels)
+    fig.update_yaxes(tickmode="array", tickvals=yt, ticktext=yl, row=1, col=1)
+    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False)
+    fig.update_layout(
+        height=height or int(min(760, max(380, 230 + 16 * len(labels)))),
+        margin=dict(l=10, r=10, t=70, b=150),
+        plot_bgcolor="white",
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.12, yanchor="bottom"),
+        showlegend=bool((~allowed).any()),
+    )
+    return fig
 
 
 def allowed_figure(allowed: np.ndarray, tokens: Sequence[str], *, title: str = "allowed (may attend)",
@@ -143,5 +174,5 @@ def row_change_figure(row_change: np.ndarray, tokens: Sequence[str], tolerance: 
 
 __all__ = [
     "ALLOWED_COLOUR", "PAD_OUTLINE", "SEGMENT_COLOURS", "STEP_TITLES", "allowed_figure", "mark_padding",
-    "padded_figures", "prefix_figure", "row_change_figure", "step_figures",
+    "padded_figures", "prefix_figure", "row_change_figure", "steps_figure",
 ]
