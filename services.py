@@ -95,22 +95,6 @@ _SIDEBAR_DEFAULTS = {
 }
 
 
-def _require_frame() -> None:
-    """Make sure a page runs inside app.py's frame (sidebar + st.navigation).
-
-    When the first visit after a server start is a deep link (/masks?a=...),
-    Streamlit sees the pages/ folder, assumes the old folder-based multipage
-    mode and runs the page file on its own, without app.py. Here the page
-    notices (the flag st.navigation clears is still set), switches Streamlit
-    to st.navigation mode and reruns, which runs app.py and then this page.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def ensure_frame() -> None:
     """Make sure the page runs inside ``app.py`` (sidebar, navigation, wide layout).
 
@@ -136,7 +120,6 @@ def view() -> View:
     falls back to ``st.query_params`` and then to the defaults.
     """
     ensure_frame()
-    _require_frame()
     values = {name: str(param_value(name, default)) for name, default in _SIDEBAR_DEFAULTS.items()}
     return View(
         sentence_a=values[P_SENTENCE_A],
