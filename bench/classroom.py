@@ -1,0 +1,479 @@
+"""Classroom load test: N students on one server, typing sentences and switching pages.
+
+    .venv/bin/python bench/classroom.py [--sessions 30] [--seconds 300] [--port 0]
+                                        [--think 3 10] [--server-env OMP_NUM_THREADS=1] [--json out.json]
+
+Not part of ``make test``. It starts ``streamlit run app.py`` itself on a free
+loopback port (or ``--port``), waits for ``/_stcore/health``, warms the
+models with one pass over every page, then drives ``--sessions`` concurrent
+sessions for ``--seconds`` and stops the server. All traffic goes to
+127.0.0.1; every loop is bounded in count and in time.
+
+How the students are simulated: each one is a **Streamlit websocket client**
+(``/_stcore/stream``, the protobuf protocol the browser itself speaks:
+``BackMsg.rerun_script`` with widget states and the page hash out,
+``ForwardMsg`` deltas in), not a headless browser. The reason: in a
+classroom the 30 browsers run on 30 student machines and only the server is
+shared, so the server is what this test must load. 30 headless Chromium pages
+on this 2-core machine would spend the cores on layout and Plotly drawing,
+measure Chromium rather than the app, and starve the server they are meant to
+test; 30 websocket clients cost a few percent of one core. What a browser adds
+on top (drawing the figures) is measured once, without load, by
+``bench/pages.py``.
+
+A student: opens a random page from a link (``?a=`` sentence), then repeats
+"think for a few seconds, then act", where an act is one of: type a new
+sentence in the sidebar's Sentence A box (mostly their own, sometimes the
+teacher's example, so the cache sees both), switch to another page, or tick a
+page's checkbox (e.g. Attention's "Hide [CLS]/[SEP]"). Acts are what the
+browser sends for them: a rerun with the changed widget state or page hash.
+
+Latency of an interaction = from sending the rerun to the server's
+``script_finished`` for it (the moment the browser's "Running..." widget goes
+away), i.e. every delta of the page, figures included, has arrived.
+Errors = exception boxes (``st.exception``/uncaught exceptions), error alerts,
+script runs that did not finish successfully, timeouts (``--timeout``) and
+failed/closed connections. Server RSS (and CPU seconds) come from
+``/proc/<pid>``: at start (idle), after the warm-up (models loaded: the base of
+the growth figure), the peak, and at the end.
+
+Goals it reports against: 0 errors, p95 < 2 s, RSS growth < 10 % over the run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOAL_P95_S = 2.0
+GOAL_RSS_GROWTH = 0.10
+
+# Sentences the teacher puts on the board (students paste them: cache hits).
+BOARD = (
+    "The animal didn't cross the street because it was too tired.",
+    "She sat on the bank of the river.",
+    "The keys to the old wooden cabinet are on the table.",
+    "Where did the cat sleep? The cat slept on the warm mat.",
+    "The dog chased the cat.",
+    "Paris is the capital of France.",
+)
+# Students' own sentences are built from these (mostly unique: cache misses).
+SUBJECTS = ("the teacher", "my little brother", "a tired dog", "the old robot", "our class", "the bank",
+            "a student", "the cat", "my friend", "the river", "the computer", "a bird")
+VERBS = ("saw", "chased", "liked", "forgot", "painted", "followed", "ignored", "helped", "found", "visited")
+OBJECTS = ("the red ball", "a long story", "the river bank", "his homework", "the green door",
+           "a strange noise", "the last train", "the empty school", "an old song", "the tall tree")
+TAILS = ("because it was late", "after lunch", "in the rain", "before the bell rang", "and then it laughed",
+         "near the station", "without a word", "while everyone watched", "", "")
+
+
+def student_sentence(rng: random.Random) -> str:
+    """A sentence like a student would type: short, sometimes two clauses, sometimes the board's."""
+    if rng.random() < 0.25:
+        return rng.choice(BOARD)
+    parts = [rng.choice(SUBJECTS), rng.choice(VERBS), rng.choice(OBJECTS), rng.choice(TAILS)]
+    if rng.random() < 0.3:
+        parts += ["and", rng.choice(SUBJECTS), rng.choice(VERBS), rng.choice(OBJECTS)]
+    text = " ".join(p for p in parts if p)
+    return text[0].upper() + text[1:] + rng.choice((".", ".", "!", "?"))
+
+
+# ---------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(port: int, env_extra: dict[str, str], log_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, **env_extra)
+    cmd = [str(ROOT / ".venv/bin/streamlit"), "run", "app.py", "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    log = open(log_path, "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return proc
+        time.sleep(0.5)
+    stop_server(proc)
+    raise RuntimeError(f"streamlit did not answer /_stcore/health within 90 s; see {log_path}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    return -1
+
+
+# ---------------------------------------------------------------------------
+# One websocket session (what the browser does, minus drawing)
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    action: str
+    page: str
+    seconds: float
+    nbytes: int
+    charts: int
+    error: str = ""
+
+
+@dataclass
+class Session:
+    url: str
+    origin: str
+    timeout: float
+    ws: object = None
+    pages: dict = field(default_factory=dict)        # url_pathname -> page_script_hash
+    page: str = ""                                   # current url_pathname
+    widgets: dict = field(default_factory=dict)      # label -> widget id (current run)
+    checkboxes: list = field(default_factory=list)   # (id, label) of the current page's checkboxes
+    states: dict = field(default_factory=dict)       # widget id -> (kind, value) we have set
+    query: str = ""
+
+    async def connect(self) -> None:
+        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None,
+                                           origin=self.origin, open_timeout=self.timeout, ping_interval=None)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+    async def rerun(self, action: str, page_hash: str = "", page_name: str = "", query: str | None = None) -> Result:
+        msg = BackMsg()
+        cs = msg.rerun_script
+        cs.query_string = self.query if query is None else query
+        cs.page_script_hash = page_hash
+        cs.page_name = page_name
+        for wid, (kind, value) in self.states.items():
+            w = cs.widget_states.widgets.add()
+            w.id = wid
+            setattr(w, kind, value)
+        start = time.perf_counter()
+        nbytes = charts = 0
+        error = ""
+        widgets: dict[str, str] = {}
+        checkboxes: list[tuple[str, str]] = []
+        try:
+            await self.ws.send(msg.SerializeToString())
+            deadline = start + self.timeout
+            while True:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    raise asyncio.TimeoutError
+                raw = await asyncio.wait_for(self.ws.recv(), left)
+                nbytes += len(raw)
+                fwd = ForwardMsg()
+                fwd.ParseFromString(raw)
+                kind = fwd.WhichOneof("type")
+                if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                    el = fwd.delta.new_element
+                    ek = el.WhichOneof("type")
+                    if ek == "plotly_chart":
+                        charts += 1
+                    elif ek == "exception" and not error:
+                        error = f"exception: {el.exception.type}: {el.exception.message[:120]}"
+                    elif ek == "alert" and el.alert.format == 1 and not error:   # Alert.ERROR
+                        error = f"error box: {el.alert.body[:120]}"
+                    elif ek in ("text_area", "text_input", "selectbox", "checkbox", "radio", "slider"):
+                        w = getattr(el, ek)
+                        widgets[w.label] = w.id
+                        if ek == "checkbox" and fwd.metadata.delta_path[:1] == [0]:   # main area, not sidebar
+                            checkboxes.append((w.id, w.label))
+                elif kind == "navigation":
+                    for p in fwd.navigation.app_pages:
+                        # The default page has no url_pathname; its URL is its title in lower case.
+                        name = p.url_pathname or (p.page_name.lower() if p.is_default else "")
+                        if name and name != "app":
+                            self.pages[name] = p.page_script_hash
+                elif kind == "page_info_changed":
+                    self.query = fwd.page_info_changed.query_string
+                elif kind == "script_finished":
+                    status = fwd.script_finished
+                    if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                        continue
+                    if status != ForwardMsg.FINISHED_SUCCESSFULLY and not error:
+                        error = f"script_finished status {status}"
+                    break
+        except asyncio.TimeoutError:
+            error = f"timeout (> {self.timeout:.0f} s)"
+        except websockets.ConnectionClosed as err:
+            error = f"connection closed: {err}"
+        except OSError as err:
+            error = f"connection failed: {err}"
+        self.widgets, self.checkboxes = widgets, checkboxes
+        return Result(action, self.page, time.perf_counter() - start, nbytes, charts, error)
+
+    async def open(self, page: str, sentence: str) -> Result:
+        self.page = page
+        self.query = urllib.parse.urlencode({"a": sentence})
+        return await self.rerun("open", page_name=page)
+
+    async def type_sentence(self, sentence: str) -> Result:
+        wid = self.widgets.get("Sentence A")
+        if wid is None:
+            return Result("type", self.page, 0.0, 0, 0, "no Sentence A box on the last run")
+        self.states[wid] = ("string_value", sentence)
+        return await self.rerun("type", self.pages.get(self.page, ""), self.page)
+
+    async def switch_page(self, page: str) -> Result:
+        self.page = page
+        # Streamlit drops the page's query params on a page switch; the sidebar keeps its state.
+        return await self.rerun("page", self.pages[page], page, query="")
+
+    async def tick(self, rng: random.Random) -> Result | None:
+        if not self.checkboxes:
+            return None
+        wid, _ = rng.choice(self.checkboxes)
+        kind, value = self.states.get(wid, ("bool_value", False))
+        self.states[wid] = ("bool_value", not value)
+        return await self.rerun("option", self.pages.get(self.page, ""), self.page)
+
+
+async def student(i: int, args: argparse.Namespace, url: str, origin: str, pages: list[str],
+                  stop_at: float, results: list[Result]) -> None:
+    rng = random.Random(args.seed * 1000 + i)
+    await asyncio.sleep(rng.uniform(0, args.ramp))
+    s = Session(url, origin, args.timeout)
+    try:
+        await s.connect()
+    except Exception as err:  # noqa: BLE001  (any failure to connect is a counted error)
+        results.append(Result("open", "", 0.0, 0, 0, f"connect failed: {type(err).__name__}: {err}"))
+        return
+    try:
+        results.append(await s.open(rng.choice(pages), student_sentence(rng)))
+        for _ in range(args.max_actions):
+            await asyncio.sleep(rng.uniform(*args.think))
+            if time.monotonic() >= stop_at:
+                break
+            roll = rng.random()
+            if roll < 0.45:
+                r = await s.type_sentence(student_sentence(rng))
+            elif roll < 0.8:
+                r = await s.switch_page(rng.choice([p for p in pages if p != s.page] or pages))
+            else:
+                r = await s.tick(rng) or await s.type_sentence(student_sentence(rng))
+            results.append(r)
+            if r.error.startswith(("connection", "timeout")):
+                await s.close()
+                with contextlib.suppress(Exception):
+                    await s.connect()
+                    s.states.clear()
+                    results.append(await s.open(s.page, student_sentence(rng)))
+    finally:
+        await s.close()
+
+
+async def page_list(url: str, origin: str) -> list[str]:
+    s = Session(url, origin, 120)
+    await s.connect()
+    try:
+        r = await s.open("", BOARD[0])
+        if r.error:
+            raise RuntimeError(f"first run failed: {r.error}")
+        return [p for p in s.pages if p]
+    finally:
+        await s.close()
+
+
+async def warm_up(url: str, origin: str, pages: list[str]) -> list[Result]:
+    """One pass over every page with the board's first sentence: loads the models, fills the caches."""
+    s = Session(url, origin, 180)
+    await s.connect()
+    try:
+        out = [await s.open(pages[0], BOARD[0])]
+        for p in pages[1:]:
+            out.append(await s.switch_page(p))
+        return out
+    finally:
+        await s.close()
+
+
+async def sample_rss(pid: int, stop: asyncio.Event, samples: list[float]) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            samples.append(rss_mb(pid))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), 2.0)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = (len(values) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def table(results: list[Result]) -> list[dict]:
+    rows = []
+    groups: dict[str, list[Result]] = {"all": results}
+    for r in results:
+        groups.setdefault(f"action {r.action}", []).append(r)
+    for r in results:
+        groups.setdefault(f"page {r.page or '(default)'}", []).append(r)
+    for name, rs in groups.items():
+        ok = [r.seconds for r in rs if not r.error]
+        rows.append({"group": name, "n": len(rs), "errors": sum(1 for r in rs if r.error),
+                     "p50_s": pct(ok, 0.5), "p95_s": pct(ok, 0.95), "max_s": max(ok) if ok else float("nan"),
+                     "kb_per_run": statistics.mean(r.nbytes for r in rs) / 1024 if rs else 0.0,
+                     "no_figure": sum(1 for r in rs if not r.error and r.charts == 0)})
+    return rows
+
+
+async def drive(args: argparse.Namespace, port: int, pid: int) -> dict:
+    url, origin = f"ws://127.0.0.1:{port}/_stcore/stream", f"http://127.0.0.1:{port}"
+    info: dict = {"rss_idle_mb": rss_mb(pid), "cpu_idle_s": cpu_s(pid)}
+    pages = await page_list(url, origin)
+    t0 = time.perf_counter()
+    warm = await warm_up(url, origin, pages)
+    info["warm_up_s"] = time.perf_counter() - t0
+    info["warm_up_errors"] = [f"{r.page}: {r.error}" for r in warm if r.error]
+    info["pages"] = pages
+    await asyncio.sleep(1.0)
+    info["rss_start_mb"] = rss_mb(pid)
+    cpu0 = cpu_s(pid)
+    results: list[Result] = []
+    stop = asyncio.Event()
+    samples: list[float] = []
+    sampler = asyncio.create_task(sample_rss(pid, stop, samples))
+    start = time.monotonic()
+    stop_at = start + args.seconds
+    tasks = [asyncio.create_task(student(i, args, url, origin, pages, stop_at, results))
+             for i in range(args.sessions)]
+    # Hard bound: the run, plus one interaction's timeout and a margin for closing.
+    done, pending = await asyncio.wait(tasks, timeout=args.seconds + args.ramp + args.timeout + 30)
+    for t in pending:
+        t.cancel()
+    for t in done:
+        if t.exception() is not None:
+            results.append(Result("crash", "", 0.0, 0, 0, f"client task failed: {t.exception()!r}"))
+    wall = time.monotonic() - start
+    stop.set()
+    await sampler
+    await asyncio.sleep(2.0)   # let the sessions' disconnects settle before the last reading
+    info.update(rss_end_mb=rss_mb(pid), rss_peak_mb=max(samples + [rss_mb(pid)]), wall_s=wall,
+                server_cpu_s=cpu_s(pid) - cpu0, server_threads_end=threads(pid), cancelled=len(pending))
+    info["results"] = results
+    return info
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=300.0, help="how long students keep acting")
+    parser.add_argument("--port", type=int, default=0, help="server port (0 = a free one)")
+    parser.add_argument("--think", type=float, nargs=2, default=(3.0, 10.0), metavar=("MIN", "MAX"),
+                        help="seconds a student looks at the page between acts (uniform)")
+    parser.add_argument("--ramp", type=float, default=10.0, help="students arrive over this many seconds")
+    parser.add_argument("--timeout", type=float, default=60.0, help="an interaction slower than this is an error")
+    parser.add_argument("--max-actions", type=int, default=500, help="per student, a bound besides --seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="environment for the server (try a fix without editing the app), repeatable")
+    parser.add_argument("--json", type=Path, help="also write the summary here")
+    args = parser.parse_args()
+    env_extra = dict(kv.split("=", 1) for kv in args.server_env)
+    port = args.port or free_port()
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"classroom_streamlit_{port}.log"
+    load = os.getloadavg()
+    print(f"starting streamlit on 127.0.0.1:{port} (log {log_path}); machine load {load[0]:.1f} on "
+          f"{os.cpu_count()} cores; server env {env_extra or '(default)'}", flush=True)
+    proc = start_server(port, env_extra, log_path)
+    try:
+        info = asyncio.run(drive(args, port, proc.pid))
+    finally:
+        stop_server(proc)
+    results: list[Result] = info.pop("results")
+    rows = table(results)
+    errors = [r for r in results if r.error]
+    growth = (info["rss_end_mb"] - info["rss_start_mb"]) / info["rss_start_mb"]
+    p95 = rows[0]["p95_s"]
+
+    print(f"\n{args.sessions} sessions (websocket clients), {args.seconds:.0f} s, think {args.think[0]:g}-"
+          f"{args.think[1]:g} s, ramp {args.ramp:g} s; warm-up pass over {len(info['pages'])} pages took "
+          f"{info['warm_up_s']:.1f} s; load before start {load[0]:.1f}")
+    print(f"{'group':28s} {'n':>5s} {'err':>4s} {'p50 s':>7s} {'p95 s':>7s} {'max s':>7s} {'KB/run':>8s} {'nofig':>5s}")
+    for row in rows:
+        print(f"{row['group']:28s} {row['n']:5d} {row['errors']:4d} {row['p50_s']:7.2f} {row['p95_s']:7.2f} "
+              f"{row['max_s']:7.2f} {row['kb_per_run']:8.1f} {row['no_figure']:5d}")
+    n_ok = len(results) - len(errors)
+    print(f"\nthroughput {len(results) / info['wall_s']:.2f} interactions/s; server CPU {info['server_cpu_s']:.0f} s "
+          f"= {info['server_cpu_s'] / max(n_ok, 1):.2f} CPU-s per interaction; threads at end {info['server_threads_end']}")
+    print(f"server RSS: idle {info['rss_idle_mb']:.0f} MB, after warm-up {info['rss_start_mb']:.0f} MB, "
+          f"peak {info['rss_peak_mb']:.0f} MB, end {info['rss_end_mb']:.0f} MB (growth {growth * 100:+.1f} %)")
+    if info["warm_up_errors"]:
+        print("warm-up errors:", *info["warm_up_errors"], sep="\n  ")
+    if errors:
+        print(f"errors ({len(errors)}), first 10:")
+        for r in errors[:10]:
+            print(f"  {r.action:6s} {r.page:12s} {r.error}")
+    verdict = {"0 errors": not errors, f"p95 < {GOAL_P95_S:g} s": p95 < GOAL_P95_S,
+               f"RSS growth < {GOAL_RSS_GROWTH:.0%}": growth < GOAL_RSS_GROWTH}
+    print("goals:", ", ".join(f"{k}: {'PASS' if v else 'FAIL'}" for k, v in verdict.items()))
+    if args.json:
+        args.json.write_text(json.dumps({"args": {k: (list(v) if isinstance(v, tuple) else v)
+                                                  for k, v in vars(args).items() if k != "json"},
+                                         "load_before": load, **info, "rows": rows, "growth": growth,
+                                         "errors": [r.__dict__ for r in errors[:50]], "goals": verdict},
+                                        indent=1, default=str))
+    return 0 if all(verdict.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
