@@ -57,7 +57,8 @@ st.markdown(
     "[CLS] has no meaning of its own, so after the layers its vector is a summary of the whole "
     "input: that is the vector a classifier reads."
 )
-services.show_figure(ve.segments_figure([("input", *cut(tokens, np.array(parts["segments"])))]),
+services.show_figure(ve.segments_figure([("input", *cut(tokens, np.array(parts["segments"])))],
+                                       "Your input: tokens, with the segment id of each under it"),
                      "segments", "segments.csv",
                      frame=pd.DataFrame({"token": tokens, "segment id": parts["segments"]}, index=token_labels(tokens)))
 
@@ -117,7 +118,8 @@ else:
     else:
         services.show_figure(
             ve.segments_figure([("A then B", *cut(swap["tokens"], np.array(swap["segments"]))),
-                                ("B then A", *cut(swap["tokens_swapped"], np.array(swap["segments_swapped"])))]),
+                                ("B then A", *cut(swap["tokens_swapped"], np.array(swap["segments_swapped"])))],
+                               "Both orders: tokens and segment ids"),
             "swap_segments", "swap_segments.csv",
             frame=pd.DataFrame({"A then B": pd.Series(swap["tokens"]), "segment (A then B)": pd.Series(swap["segments"]),
                                 "B then A": pd.Series(swap["tokens_swapped"]),

@@ -60,7 +60,8 @@ def test_dims_figure_rejects_dimensions_outside(parts):
 
 
 def test_segments_figure_colours_and_ids():
-    fig = ve.segments_figure([("A then B", TOKENS, [0, 0, 0, 0, 1, 1])]).to_dict()
+    fig = ve.segments_figure([("A then B", TOKENS, [0, 0, 0, 0, 1, 1])], "pair").to_dict()
+    assert fig["layout"]["title"]["text"] == "pair"
     cells = [t for t in fig["data"] if t["mode"] == "markers+text"]
     assert [c["marker"]["color"] for c in cells] == list(SEGMENT_COLOURS)
     assert cells[0]["text"] == ["[CLS]", "the", "bank", "[SEP]"]

@@ -115,7 +115,8 @@ def dims_figure(tokens: Sequence[str], parts: Mapping[str, np.ndarray], dims: Se
     return fig
 
 
-def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int]]]) -> go.Figure:
+def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int]]],
+                    title: str = "Tokens, with the segment id of each under it") -> go.Figure:
     """Token strips, one per (title, tokens, segment ids): cells coloured by segment, ids drawn under.
 
     [CLS]/[SEP] are drawn as diamonds so the special tokens stand out.
@@ -123,9 +124,9 @@ def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int]]]) ->
     fig = go.Figure()
     ticks, tick_text = [], []
     shown_segments = set()
-    for r, (title, tokens, segment_ids) in enumerate(rows):
+    for r, (row_title, tokens, segment_ids) in enumerate(rows):
         if len(tokens) != len(segment_ids):
-            raise ValueError(f"{title}: {len(tokens)} tokens, while number of segment ids is {len(segment_ids)}")
+            raise ValueError(f"{row_title}: {len(tokens)} tokens, while number of segment ids is {len(segment_ids)}")
         y = -2.0 * r
         for seg in sorted(set(int(s) for s in segment_ids)):
             where = [i for i, s in enumerate(segment_ids) if int(s) == seg]
@@ -137,7 +138,7 @@ def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int]]]) ->
                         "opacity": 0.35},
                 text=[tokens[i] for i in where], textposition="middle center",
                 customdata=[f"{i:02d} {tokens[i]}" for i in where],
-                hovertemplate=f"%{{customdata}}<br>segment id {seg}<br>position id %{{x}}<extra>{title}</extra>",
+                hovertemplate=f"%{{customdata}}<br>segment id {seg}<br>position id %{{x}}<extra>{row_title}</extra>",
             ))
             fig.add_trace(go.Scatter(
                 x=where, y=[y - 0.7] * len(where), mode="text", text=[str(seg)] * len(where),
@@ -145,11 +146,11 @@ def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int]]]) ->
             ))
             shown_segments.add(seg)
         ticks += [y, y - 0.7]
-        tick_text += [title, "segment id"]
+        tick_text += [row_title, "segment id"]
     longest = max((len(tokens) for _, tokens, _ in rows), default=1)
     fig.update_xaxes(title_text="position id", range=[-0.7, longest - 0.3], dtick=1)
     fig.update_yaxes(tickvals=ticks, ticktext=tick_text, range=[-2.0 * len(rows) + 0.8, 0.6], showgrid=False)
-    fig.update_layout(title="Tokens, with the segment id of each under it", height=140 + 120 * len(rows))
+    fig.update_layout(title=title, height=140 + 120 * len(rows))
     return fig
 
 

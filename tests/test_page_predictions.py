@@ -1,0 +1,165 @@
+"""AppTest of the Predictions page: fill-in, masking procedure, decoder vs encoder, head ablation."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamlit.testing.v1 import AppTest
+
+from viz.common import plotly_array
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/predictions.py"
+TINY = {"enc": "tiny", "dec": "tiny"}
+
+
+def open_page(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page(PAGE)
+    return at.run()
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def title(spec: dict) -> str:
+    return spec["layout"].get("title", {}).get("text", "")
+
+
+def panel_titles(spec: dict) -> list[str]:
+    return [a["text"] for a in spec["layout"].get("annotations", [])]
+
+
+def bar_panels(spec: dict) -> list[list[str]]:
+    """The token labels of each top-k panel, best first."""
+    return [spec["layout"][axis]["ticktext"] for axis in sorted(k for k in spec["layout"] if k.startswith("yaxis"))]
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(el.value for group in (at.markdown, at.info, at.caption, at.warning, at.code) for el in group)
+
+
+def param(at: AppTest, name: str) -> str:
+    value = at.query_params[name]
+    return value[-1] if isinstance(value, list) else value
+
+
+def test_bundled_encoder_fills_in_or_says_why_not():
+    at = open_page(a="Paris is the [MASK] of France.")
+    assert not at.exception
+    fill = [s for s in specs(at) if panel_titles(s)[:1] and panel_titles(s)[0].startswith("blank at")]
+    if fill:  # the MLM head has been trained and shipped
+        assert len(fill[0]["data"]) == 1 and len(bar_panels(fill[0])[0]) == 5
+    else:
+        assert "masked-language-model head" in texts(at)
+    # the decoder part answers too: a figure, or a sentence saying the decoder is missing
+    assert "next token at T = 1.0" in json.dumps(specs(at)) or "decoder" in " ".join(i.value for i in at.info)
+
+
+def test_typed_masks_one_panel_each_and_top_k():
+    at = open_page(a="The [MASK] sat on the [MASK].", **TINY)
+    assert not at.exception
+    fill = specs(at)[0]
+    assert panel_titles(fill) == ["blank at 02 [MASK] (hidden: [MASK])",
+                                                                  "blank at 06 [MASK] (hidden: [MASK])"]
+    assert [len(p) for p in bar_panels(fill)] == [5, 5]
+    at.slider(key="w_pr_k").set_value(3).run()
+    assert [len(p) for p in bar_panels(specs(at)[0])] == [3, 3]
+    assert param(at, "pr_k") == "3"
+    assert at.multiselect(key="w_pr_mask").value == []    # nothing hidden by default when [MASK] is typed
+
+
+def test_hiding_words_and_url_round_trip():
+    at = open_page(a="Paris is the capital of France.", **TINY)
+    assert not at.exception
+    # With no [MASK] typed, the last word is hidden by default.
+    assert at.multiselect(key="w_pr_mask").value == [6]
+    assert "hidden: france" in panel_titles(specs(at)[0])[0]
+    at.multiselect(key="w_pr_mask").set_value([1, 4]).run()
+    assert param(at, "pr_mask") == "1,4"
+    notes = panel_titles(specs(at)[0])
+    assert notes == ["blank at 01 [MASK] (hidden: paris)", "blank at 04 [MASK] (hidden: capital)"]
+    again = open_page(a="Paris is the capital of France.", pr_mask="1,4", pr_seed="7", pr_word="2", **TINY)
+    assert again.multiselect(key="w_pr_mask").value == [1, 4]
+    assert again.number_input(key="w_pr_seed").value == 7
+    assert again.selectbox(key="w_pr_word").value == 2
+
+
+def test_nothing_to_fill_says_what_to_do():
+    at = open_page(a="Paris is the capital of France.", pr_mask="", **TINY)
+    assert not at.exception
+    assert "There is no blank to fill" in texts(at)
+    assert "needs a blank from part 1" in texts(at)
+
+
+def test_many_masks_are_capped():
+    at = open_page(a="[MASK] " * 12, **TINY)
+    assert not at.exception
+    assert "Only the first 8 blanks are shown; 4 more" in texts(at)
+    assert len(specs(at)[0]["data"]) == 8
+
+
+def test_masking_procedure_is_seeded():
+    sentence = "The quick brown fox jumps over the lazy dog while the cat sleeps in the warm sun today."
+    at = open_page(a=sentence, pr_seed="3", **TINY)
+    assert not at.exception
+    table = at.dataframe[0].value
+    first = table.to_dict("list")
+    assert len(table) == 3                      # round(0.15 * 19 ordinary tokens)
+    assert set(table["what happened"]) <= {"[MASK]", "random", "unchanged"}
+    strips = [s for s in specs(at) if title(s).startswith("BERT masking")][0]
+    assert strips["layout"]["yaxis"]["ticktext"] == ["sentence", "model input"]
+    at.run()
+    assert at.dataframe[0].value.to_dict("list") == first   # same seed, same draw
+    at.number_input(key="w_pr_seed").set_value(4).run()
+    assert at.dataframe[0].value.to_dict("list") != first
+    assert param(at, "pr_seed") == "4"
+
+
+def test_decoder_and_encoder_side_by_side_with_temperature():
+    at = open_page(a="Paris is the capital of France.", pr_word="3", **TINY)
+    assert not at.exception
+    codes = [c.value for c in at.code]
+    assert "Paris is the ___" in codes and "Paris is the [MASK] of France." in codes and "capital" in codes
+    next_fig = [s for s in specs(at) if panel_titles(s) == ["next token at T = 1.0"]][0]
+    warm = plotly_array(next_fig["data"][0]["x"])
+    at.slider(key="w_pr_temp").set_value(0.2).run()
+    cold_fig = [s for s in specs(at) if panel_titles(s) == ["next token at T = 0.2"]][0]
+    assert plotly_array(cold_fig["data"][0]["x"])[0] > warm[0]     # lower temperature, sharper
+    assert param(at, "pr_temp") == "0.2"
+    assert any("→" in c.value for c in at.code)                     # the greedy continuation
+
+
+def test_first_word_hidden_leaves_the_decoder_nothing():
+    at = open_page(a="Paris is nice.", pr_word="0", **TINY)
+    assert not at.exception
+    assert "nothing to read" in texts(at)
+
+
+def test_head_ablation_changes_probabilities():
+    at = open_page(a="Paris is the [MASK] of France.", **TINY)
+    assert not at.exception
+    ablation = [s for s in specs(at) if title(s).startswith("First blank")][0]
+    before, after = (plotly_array(t["x"]) for t in ablation["data"])
+    assert not np.allclose(before, after)
+    at.selectbox(key="w_pr_al").set_value(1).run()
+    at.multiselect(key="w_pr_ah").set_value([2]).run()
+    assert "1 of 8 heads switched off" in texts(at)
+    assert param(at, "pr_ah") == "2" and param(at, "pr_al") == "1"
+    at.multiselect(key="w_pr_ah").set_value([]).run()
+    assert "Pick at least one head" in texts(at)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀🎉", "<script>alert(1)</script> [MASK]", "我爱[MASK]然语言",
+                                  "שלום [MASK] עולם", "word " * 5000 + "[MASK]"])
+def test_bad_input_gives_a_sentence_not_an_exception(text):
+    at = open_page(a=text, **TINY)
+    assert not at.exception
+    if not text.strip():
+        assert any("Type a sentence" in i.value for i in at.info)
+    else:
+        assert at.get("plotly_chart") or at.info, texts(at)

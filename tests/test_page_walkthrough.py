@@ -1,0 +1,123 @@
+"""AppTest of the Walkthrough page: one head's real numbers, the sqrt(d_k) experiment, GELU, norms."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamlit.testing.v1 import AppTest
+
+from viz.common import plotly_array
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/walkthrough.py"
+
+
+def open_page(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page(PAGE)
+    return at.run()
+
+
+def figure(at: AppTest, *title_parts: str) -> dict:
+    """The one figure whose title contains every part."""
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    matches = [s for s in specs if all(p in s["layout"].get("title", {}).get("text", "") for p in title_parts)]
+    assert len(matches) == 1, f"{title_parts!r} not among {[s['layout'].get('title') for s in specs]}"
+    return matches[0]
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(el.value for group in (at.markdown, at.info, at.caption, at.warning) for el in group)
+
+
+def param(at: AppTest, name: str) -> str:
+    value = at.query_params[name]
+    return value[-1] if isinstance(value, list) else value
+
+
+def test_one_head_of_the_bundled_encoder_step_by_step():
+    at = open_page(a="The animal didn't cross the street because it was too tired.", wt_l="2", wt_h="5")
+    assert not at.exception
+    errors = [float(x) for x in re.findall(r"= ([0-9.]+e[+-][0-9]+)", texts(at))]
+    assert len(errors) >= 4 and max(errors) < 1e-4      # q, k, v and attn.out checked against the trace
+    pattern = figure(at, "softmax: attention weights")
+    weights = plotly_array(pattern["data"][0]["z"])
+    n = weights.shape[0]
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+    assert pattern["layout"]["xaxis"]["ticktext"][0] == "00 [CLS]"
+    assert pattern["data"][0]["zmin"] >= 0 and pattern["data"][0]["zmax"] <= 1
+    scores = plotly_array(figure(at, "scores = q·k / √32")["data"][0]["z"])
+    raw = plotly_array(figure(at, "q·k (raw scores)")["data"][0]["z"])
+    np.testing.assert_allclose(scores, raw / np.sqrt(32), rtol=1e-4, atol=1e-5)
+    concat = figure(at, "concatenate every head")
+    assert plotly_array(concat["data"][0]["z"]).shape == (n, 384)
+    rect = [s for s in concat["layout"]["shapes"] if s["type"] == "rect"][0]
+    assert rect["x0"] == 5 * 32 - 0.5                       # head 5's block is outlined
+    x_table = at.dataframe[0].value
+    assert x_table.shape == (n, 8) and x_table.index[1] == "01 the"
+    assert "the first 8 of 384 columns" in texts(at)
+    assert "blocks 0 of" in texts(at)                       # a single sentence: no padding mask
+
+
+def test_layer_head_and_model_choice_in_the_url():
+    at = open_page(a="Cats sleep.", enc="tiny", dec="tiny")
+    assert not at.exception
+    at.selectbox(key="w_wt_l").set_value(1).run()
+    at.selectbox(key="w_wt_h").set_value(3).run()
+    assert (param(at, "wt_l"), param(at, "wt_h")) == ("1", "3")
+    at.radio(key="w_wt_fam").set_value("decoder").run()
+    assert not at.exception and param(at, "wt_fam") == "decoder"
+    masked = figure(at, "masked scores")
+    cells = plotly_array(masked["data"][0]["z"])
+    n = cells.shape[0]
+    assert np.isnan(cells[np.triu_indices(n, 1)]).all()     # causal: no looking ahead
+    assert f"blocks {n * (n - 1) // 2} of {n * n}" in texts(at)
+    again = open_page(a="Cats sleep.", enc="tiny", dec="tiny", wt_fam="decoder", wt_l="1", wt_h="3")
+    assert again.radio(key="w_wt_fam").value == "decoder"
+    assert (again.selectbox(key="w_wt_l").value, again.selectbox(key="w_wt_h").value) == (1, 3)
+
+
+def test_scaling_gelu_and_norm_sections():
+    at = open_page(a="Cats sleep.", enc="tiny", wt_nk="32", wt_seed="5")
+    assert not at.exception
+    scaling = figure(at, "Scaling keeps")
+    raw_var = plotly_array(scaling["data"][0]["y"])
+    assert raw_var[-1] > 500 and plotly_array(scaling["data"][1]["y"])[-1] < 2
+    assert at.slider(key="w_wt_nk").value == 32 and at.number_input(key="w_wt_seed").value == 5
+    at.number_input(key="w_wt_seed").set_value(6).run()
+    assert not np.array_equal(plotly_array(figure(at, "Scaling keeps")["data"][0]["y"]), raw_var)
+    gelu = figure(at, "GELU (exact erf")
+    assert [t["name"] for t in gelu["data"] if t.get("showlegend") is not False] == ["GELU exact", "GELU tanh", "ReLU"]
+    gap = float(re.search(r"Largest \|GELU tanh − GELU exact\| on this range: ([0-9.]+e[+-][0-9]+)", texts(at)).group(1))
+    assert 1e-5 < gap < 1e-3
+    norms = figure(at, "LayerNorm vs BatchNorm")
+    assert plotly_array(norms["data"][0]["z"]).shape == (5, 6)     # [CLS] cats sleep . [SEP], 6 features
+    at.slider(key="w_wt_nf").set_value(3).run()
+    assert plotly_array(figure(at, "LayerNorm vs BatchNorm")["data"][0]["z"]).shape[1] == 3
+
+
+def test_missing_decoder_or_sentence_keeps_the_math_sections():
+    at = open_page(a="", wt_fam="decoder")
+    assert not at.exception
+    messages = " ".join(i.value for i in at.info)
+    assert "Type a sentence" in messages or "decoder" in messages
+    figure(at, "Scaling keeps")
+    figure(at, "GELU (exact erf")
+    assert "random numbers" in texts(at)
+
+
+@pytest.mark.parametrize("text", ["   ", "😀🎉", "<script>alert(1)</script>", "我爱自然语言处理", "שלום עולם",
+                                  "word " * 5000, "[MASK] [SEP] [CLS]"])
+def test_bad_input_gives_a_sentence_not_an_exception(text):
+    at = open_page(a=text, enc="tiny")
+    assert not at.exception
+    if not text.strip():
+        assert any("Type a sentence" in i.value for i in at.info)
+    else:
+        figure(at, "softmax: attention weights")
+    if text.startswith("word"):
+        assert "Showing the first 48 of 512 tokens" in texts(at)
