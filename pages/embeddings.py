@@ -106,10 +106,13 @@ if not view.has_pair:
     st.info("Type sentence B in the sidebar to compare 'A then B' with 'B then A'.")
 else:
     st.markdown(
-        "The same words in the other order: each token moves to a new position and may change "
-        "segment, so its input vector changes slightly (position and segment rows differ, the "
-        "token row does not). After the layers the difference grows, because every token now reads "
-        "its context in another order. This is how BERT can tell 'A beats B' from 'B beats A'."
+        "The same words in the other order. At the input, each token keeps its token row but gets "
+        "another position row and possibly another segment row, so its vector changes a little. "
+        "Inside the model every token then reads its context in another order. The bars compare "
+        "each token with itself in the other order, at the input and at the layer you choose; how "
+        "much the vectors differ depends on the model and the layer. Segment and position "
+        "embeddings are what let an encoder tell 'A beats B' from 'B beats A' at all: without them "
+        "the two inputs would be the same bag of tokens."
     )
     try:
         swap = services.swap_comparison(view.encoder, view.sentence_a, view.sentence_b)
@@ -180,6 +183,8 @@ st.markdown("How similar the word is to every token of its own sentence, at ever
             "nearest tokens at the chosen depth:")
 sims_a = ve.cosine(first["vectors"], first["vectors"][:, pos_a:pos_a + 1])      # [layer, pos]
 sims_b = ve.cosine(second["vectors"], second["vectors"][:, pos_b:pos_b + 1])
+sims_a[:, pos_a] = np.nan        # the word compared with itself (always 1) is left blank
+sims_b[:, pos_b] = np.nan
 panels = []
 for title, run, sims in (("sentence A", first, sims_a), ("sentence B", second, sims_b)):
     panel_tokens, panel_sims = cut(run["tokens"], sims.T)      # cut along pos

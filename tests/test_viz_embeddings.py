@@ -85,8 +85,13 @@ def test_layer_similarity_and_neighbours():
     layers = ["token emb", "layer 1", "layer 2"]
     fig = ve.layer_similarity_figure(layers, {"bank vs bank": [1.0, 0.8, 0.5]}).to_dict()
     assert fig["layout"]["xaxis"]["ticktext"] == layers
+    assert fig["layout"]["yaxis"]["range"] == [0.45, 1.02]
     sims = np.array([[1.0, 0.2, 0.3], [0.9, 0.1, 0.4], [0.5, 0.6, 0.2]])
     fig = ve.neighbours_figure(layers, [("s1", ["a", "b", "c"], sims), ("s2", ["a", "b", "c"], sims)]).to_dict()
     assert [plotly_array(t["z"]).shape for t in fig["data"]] == [(3, 3), (3, 3)]
-    assert fig["layout"]["coloraxis"]["cmin"] == -1.0
+    assert (fig["layout"]["coloraxis"]["cmin"], fig["layout"]["coloraxis"]["cmax"]) == (0.1, 1.0)  # true range
+    blanked = sims.copy()
+    blanked[:, 0] = np.nan                                  # the word itself, left out
+    fig = ve.neighbours_figure(layers, [("s1", ["a", "b", "c"], blanked)]).to_dict()
+    assert fig["layout"]["coloraxis"]["cmax"] == 0.6
     assert ve.nearest_tokens(["a", "b", "c"], sims[2], word_pos=2, k=1) == [("01 b", 0.6)]

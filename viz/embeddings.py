@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.common import DIVERGING, SEGMENT_COLOURS, SEQUENTIAL, check_matrix, token_labels
+from viz.common import DIVERGING, MASKED_COLOUR, SEGMENT_COLOURS, SEQUENTIAL, check_matrix, token_labels
 from viz.positional import LINE_COLOURS
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[MASK]")
@@ -192,13 +192,19 @@ def layer_similarity_figure(layer_names: Sequence[str], series: Mapping[str, np.
                                  customdata=list(layer_names),
                                  hovertemplate=f"{name}<br>%{{customdata}}<br>cosine %{{y:.4f}}<extra></extra>"))
     fig.update_xaxes(tickvals=list(x), ticktext=list(layer_names), title_text="layer")
-    fig.update_yaxes(title_text="cosine similarity", range=[-1.05, 1.05])
+    # Zoom on the values (cosines near 1 would look flat on [-1, 1]), always showing 1 itself.
+    lowest = min((float(np.min(v)) for v in series.values()), default=0.0)
+    fig.update_yaxes(title_text="cosine similarity", range=[max(-1.05, lowest - 0.05), 1.02])
     fig.update_layout(title="The same word's vectors, layer by layer")
     return fig
 
 
 def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Sequence[str], np.ndarray]]) -> go.Figure:
-    """Per panel (title, tokens, sims [layer, pos]): how similar the word is to each token, per layer."""
+    """Per panel (title, tokens, sims [layer, pos]): how similar the word is to each token, per layer.
+
+    NaN cells (e.g. the word compared with itself) are left blank, in the mask colour; the
+    colour range is the true range of the other cells.
+    """
     fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[p[0] for p in panels], vertical_spacing=0.25)
     for r, (title, tokens, sims) in enumerate(panels, start=1):
         labels = token_labels(tokens)
@@ -211,8 +217,12 @@ def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Se
         fig.update_xaxes(tickvals=list(range(len(tokens))), ticktext=labels, row=r, col=1)
         fig.update_yaxes(tickvals=list(range(len(layer_names))), ticktext=list(layer_names),
                          autorange="reversed", row=r, col=1)
-    fig.update_layout(coloraxis={"colorscale": SEQUENTIAL, "cmin": -1.0, "cmax": 1.0,
+    finite = np.concatenate([np.asarray(p[2], dtype=np.float64).ravel() for p in panels]) if panels else np.zeros(1)
+    finite = finite[np.isfinite(finite)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    fig.update_layout(coloraxis={"colorscale": SEQUENTIAL, "cmin": low, "cmax": high if high > low else low + 1e-6,
                                  "colorbar": {"title": {"text": "cosine"}}},
+                      plot_bgcolor=MASKED_COLOUR,
                       title="Cosine of the word's vector with every token of its sentence",
                       height=200 + 60 * len(layer_names) * len(panels))
     return fig
