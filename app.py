@@ -10,6 +10,9 @@ import streamlit as st
 
 import services
 
+# Before any element: leave Streamlit's legacy pages/-folder mode at once, so
+# widget ids are the same from the very first run (see services.ensure_frame).
+services.ensure_frame()
 st.set_page_config(page_title="Attention Explorer", layout="wide")
 
 MODEL_LABELS = {
@@ -27,6 +30,11 @@ def _use_example() -> None:
             services.set_param(services.P_SENTENCE_B, sentence_b, widget_key="w_b")
 
 
+def _request_load(family: str) -> None:
+    """Button callback: remember which model to load; the sidebar loads it with a spinner."""
+    st.session_state[f"_load_request_{family}"] = str(st.session_state.get(f"custom_{family}", ""))
+
+
 def _label(family: str, model_id: str) -> str:
     if model_id == services.BUNDLED:
         return MODEL_LABELS[family]
@@ -42,17 +50,22 @@ def model_picker(family: str, param: str) -> None:
     known: list[str] = st.session_state.setdefault(known_key, [])
     slot = st.container()
     with st.expander(f"Load another {family}"):
-        typed = st.text_input(
+        services.url_widget(
+            st.text_input,
+            f"custom_{family}",
+            "",
             "Hugging Face hub id or local folder",
             key=f"custom_{family}",
+            in_url=False,
             placeholder="bert-base-uncased" if family == "encoder" else "gpt2",
             help="Loaded only when you press the button. Needs internet for a hub id "
             "unless the model is already in the local cache.",
         )
-        pressed = st.button(f"Load {family}", key=f"load_{family}")
+        st.button(f"Load {family}", key=f"load_{family}", on_click=_request_load, args=(family,))
         messages = st.container()
-    if pressed:
-        model_id = typed.strip()
+    request = st.session_state.pop(f"_load_request_{family}", None)
+    if request is not None:
+        model_id = request.strip()
         if not model_id:
             messages.warning("Type a hub id (for example bert-base-uncased) or a folder path, then press the button.")
         else:

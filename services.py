@@ -205,6 +205,7 @@ def url_widget(
     options: Sequence[Any] | None = None,
     min_value: Any = None,
     max_value: Any = None,
+    in_url: bool = True,
     **kwargs: Any,
 ) -> Any:
     """Draw ``widget`` (st.selectbox, st.slider, st.text_input, ...) with its value kept in the URL.
@@ -212,8 +213,9 @@ def url_widget(
     The first time, the value comes from ``?name=`` in the URL (a copied link),
     else from the session copy, else ``default``; values that do not fit
     (an unknown option, a layer out of range) fall back to ``default``.
-    Every run writes the value back to the URL and the session copy.
-    Returns the widget's value.
+    Every run writes the value back to the URL and the session copy
+    (``in_url=False``: the session copy only, for values that must survive
+    page switches but not travel in links). Returns the widget's value.
 
     Example: ``layer = url_widget(st.selectbox, "layer", 0, "Layer", options=range(6))``
     """
@@ -231,10 +233,19 @@ def url_widget(
         kwargs["min_value"] = min_value
     if max_value is not None:
         kwargs["max_value"] = max_value
-    value = widget(label, key=key, **kwargs)
+    value = widget(label, key=key, on_change=_remember, args=(name, key, in_url), **kwargs)
     st.session_state[_keep_key(name)] = value
-    _write_url(name, value)
+    if in_url:
+        _write_url(name, value)
     return value
+
+
+def _remember(name: str, key: str, in_url: bool) -> None:
+    # on_change: copy the new value at once, before the script runs, so it
+    # survives even if Streamlit forgets the widget's state during the run.
+    st.session_state[_keep_key(name)] = st.session_state[key]
+    if in_url:
+        _write_url(name, st.session_state[key])
 
 
 def _fit(value: Any, default: Any, options: list | None, lo: Any, hi: Any) -> Any:
@@ -320,9 +331,10 @@ def _load(family: str, model_id: str) -> Any:
             raise Problem(f"The bundled {family} is not available on this machine yet: {err}") from None
         raise Problem(str(err)) from None
     if model.family != family:
+        article = {"encoder": "an", "decoder": "a"}
         raise Problem(
-            f"'{model_id}' is an {model.family}, not an {family}: "
-            f"load it with the {model.family} picker instead."
+            f"'{model_id}' is {article.get(model.family, 'a')} {model.family}, not {article[family]} {family}: "
+            f"load it with the {model.family.capitalize()} picker instead."
         )
     return model
 

@@ -1,0 +1,130 @@
+"""The Attention page through AppTest: figures, controls, URL state, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import services
+from test_app_frame import BAD_TEXTS, assert_clean, chart, charts, run_app, texts
+from viz.common import plotly_array
+
+TINY = dict(enc=services.TINY, dec=services.TINY)
+
+
+def z_of(figure: dict) -> np.ndarray:
+    return plotly_array(figure["data"][0]["z"])
+
+
+def test_renders_on_the_bundled_encoder():
+    at = run_app()
+    assert_clean(at)
+    keys = " ".join(charts(at))
+    for key in ("att_grid", "att_head_fig", "att_soft", "att_hard", "att_sum_mean", "att_sum_max", "att_sum_rollout"):
+        assert key in keys
+    tokens = chart(at, "att_head_fig")["layout"]["yaxis"]["ticktext"]
+    assert tokens[0] == "00 [CLS]" and tokens[-1].endswith("[SEP]")
+    n = len(tokens)
+    # 6 layers x 12 heads of the bundled MiniLM, tiled with one gap between tiles.
+    assert z_of(chart(at, "att_grid")).shape == (6 * (n + 1) - 1, 12 * (n + 1) - 1)
+    head = chart(at, "att_head_fig")["data"][0]
+    assert (head["zmin"], head["zmax"]) == (0.0, 1.0)
+    np.testing.assert_allclose(z_of(chart(at, "att_head_fig")).sum(-1), 1.0, rtol=1e-4)
+    assert len(at.get("download_button")) >= 6  # every figure offers its data
+    assert at.query_params["layer"] == "0" and at.query_params["view"] == "heatmap"
+
+
+def test_url_reopens_the_same_view():
+    at = run_app(layer="1", head="3", view="lines", hide="1", **TINY)
+    assert_clean(at)
+    assert at.selectbox(key="att_layer").value == 1 and at.selectbox(key="att_head").value == 3
+    assert at.checkbox(key="att_hide").value is True
+    lines = chart(at, "att_lines_fig")
+    assert lines["layout"]["title"]["text"] == "layer 1, head 3"
+    labels = [t for t in lines["data"] if t.get("name") == "query tokens"][0]["text"]
+    assert not any("[CLS]" in label or "[SEP]" in label for label in labels)
+    assert {k: at.query_params[k] for k in ("layer", "head", "view", "hide")} == {
+        "layer": "1", "head": "3", "view": "lines", "hide": "1"}
+
+
+def test_out_of_range_url_values_fall_back():
+    at = run_app(layer="99", head="x", view="nonsense", **TINY)
+    assert_clean(at)
+    assert at.selectbox(key="att_layer").value == 0  # not a layer of this model: the default
+    assert at.selectbox(key="att_head").value == 0
+    assert at.radio(key="att_view").value == "heatmap"
+
+
+def test_controls_change_the_figures():
+    at = run_app(a="the cat sat on the mat", **TINY)
+    full = chart(at, "att_head_fig")["layout"]["xaxis"]["ticktext"]
+    at.selectbox(key="att_head").select(2).run()
+    assert chart(at, "att_head_fig")["layout"]["title"]["text"].startswith("layer 0, head 2")
+    assert at.query_params["head"] == "2"
+    at.checkbox(key="att_hide").check().run()
+    hidden = chart(at, "att_head_fig")["layout"]["xaxis"]["ticktext"]
+    assert len(hidden) == len(full) - 2 and "[CLS]" not in " ".join(hidden)
+    np.testing.assert_allclose(z_of(chart(at, "att_head_fig")).sum(-1), 1.0, rtol=1e-4)
+    at.radio(key="att_view").set_value("lines").run()
+    assert "att_lines_fig" in " ".join(charts(at)) and "att_head_fig" not in " ".join(charts(at))
+    assert_clean(at)
+
+
+def test_soft_vs_hard_is_the_arg_max():
+    at = run_app(a="the cat sat on the mat", **TINY)
+    soft, hard = z_of(chart(at, "att_soft")), z_of(chart(at, "att_hard"))
+    assert hard.sum(-1).tolist() == [1.0] * len(hard)
+    assert hard.argmax(-1).tolist() == soft.argmax(-1).tolist()
+
+
+def test_decoder_is_causal():
+    at = run_app(a="the cat sat on the mat", model="decoder", **TINY)
+    assert_clean(at)
+    z = z_of(chart(at, "att_head_fig"))
+    assert np.all(np.triu(z, k=1) == 0)
+
+
+def test_sentence_pair_colours_a_and_b():
+    at = run_app(a="the cat sat", b="it was tired", **TINY)
+    assert_clean(at)
+    names = [t.get("name") for t in chart(at, "att_head_fig")["data"]]
+    assert "sentence A" in names and "sentence B" in names
+    at = run_app(a="the cat sat", b="it was tired", model="decoder", **TINY)
+    assert "one text" in " ".join(c.value for c in at.caption)
+
+
+def test_512_tokens_still_render_with_a_note():
+    at = run_app(a=" ".join(["word"] * 5000), **TINY)
+    assert_clean(at)
+    notes = texts(at.info)
+    assert "limit of 512 tokens" in notes and "blocks of tokens averaged" in notes
+    grid = z_of(chart(at, "att_grid"))
+    assert grid.shape == (2 * 48 - 1, 4 * 48 - 1)  # 2 layers x 4 heads, 512/11 -> 47 cells a side + gaps
+    assert z_of(chart(at, "att_head_fig")).shape == (512, 512)
+    assert at.text_area(key="w_a").value.startswith("word word")
+
+
+@pytest.mark.parametrize("name", sorted(BAD_TEXTS))
+def test_bad_input_is_a_sentence_and_stays_in_the_box(name):
+    text = BAD_TEXTS[name]
+    at = run_app(a=text, **TINY)
+    assert not at.exception
+    assert at.text_area(key="w_a").value == text
+    if name == "spaces":
+        assert "empty" in texts(at.warning)
+        assert not charts(at)
+        return
+    assert chart(at, "att_head_fig")
+    labels = " ".join(chart(at, "att_head_fig")["layout"]["xaxis"]["ticktext"])
+    assert "<script" not in labels  # markup in tokens is escaped for plotly
+    if name == "emoji":
+        assert "became \\[UNK\\]" in texts(at.info)  # escaped for Markdown
+    if name == "special":
+        assert "special tokens" in texts(at.info)
+    if name == "script":
+        assert "&lt;" in labels
+
+
+def test_empty_sentence_says_what_to_do():
+    at = run_app(a="", **TINY)
+    assert not at.exception
+    assert "Sentence A is empty" in texts(at.warning)
