@@ -1,7 +1,8 @@
 """Classroom load test: N students on one server, typing sentences and switching pages.
 
     .venv/bin/python bench/classroom.py [--sessions 30] [--seconds 300] [--port 0]
-                                        [--think 3 10] [--server-env OMP_NUM_THREADS=1] [--json out.json]
+                                        [--think 3 10] [--server-env OMP_NUM_THREADS=1] [--root DIR]
+                                        [--json out.json]
 
 Not part of ``make test``. It starts ``streamlit run app.py`` itself on a free
 loopback port (or ``--port``), waits for ``/_stcore/health``, warms the
@@ -107,12 +108,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int, env_extra: dict[str, str], log_path: Path) -> subprocess.Popen:
+def start_server(port: int, env_extra: dict[str, str], log_path: Path, root: Path = ROOT) -> subprocess.Popen:
+    """``streamlit run app.py`` in ``root`` (another copy of the app: try a fix without editing this one)."""
     env = dict(os.environ, **env_extra)
     cmd = [str(ROOT / ".venv/bin/streamlit"), "run", "app.py", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     log = open(log_path, "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -426,6 +428,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                         help="environment for the server (try a fix without editing the app), repeatable")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="run the app found in this folder (a patched copy), with this checkout's .venv")
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args()
     env_extra = dict(kv.split("=", 1) for kv in args.server_env)
@@ -433,8 +437,8 @@ def main() -> int:
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"classroom_streamlit_{port}.log"
     load = os.getloadavg()
     print(f"starting streamlit on 127.0.0.1:{port} (log {log_path}); machine load {load[0]:.1f} on "
-          f"{os.cpu_count()} cores; server env {env_extra or '(default)'}", flush=True)
-    proc = start_server(port, env_extra, log_path)
+          f"{os.cpu_count()} cores; server env {env_extra or '(default)'}; app in {args.root}", flush=True)
+    proc = start_server(port, env_extra, log_path, args.root.resolve())
     try:
         info = asyncio.run(drive(args, port, proc.pid))
     finally:

@@ -1,0 +1,479 @@
+"""Page benchmarks: server time of every page, browser time of the Attention page, and bertviz.
+
+    .venv/bin/python bench/pages.py [--parts server,browser,bertviz] [--reps 3]
+                                    [--bertviz-path /tmp/bv] [--bertviz-assets DIR] [--root DIR]
+                                    [--json out.json]
+
+1. **server**: each page's script run (``streamlit.testing`` AppTest, the
+   whole app: sidebar + page) on the bundled models, for a 12-word sentence and
+   a 128-token one (exactly 128 tokens with [CLS]/[SEP]). *cold* = the trace
+   caches (``st.cache_data``) cleared, models already loaded: what a student
+   who types a new sentence waits for; *warm* = the same session run again
+   (cache hit: what ticking a box or coming back to the page costs). The
+   medians of ``--reps`` runs, each cold run on a different sentence. The
+   first run of the process (model loading) is printed apart.
+2. **browser**: the Attention page in Debian's Chromium (Playwright) against a
+   ``streamlit run`` on a free 127.0.0.1 port: the sentence is typed into the
+   sidebar box and submitted (Ctrl+Enter); the clock stops when every Plotly
+   figure on the page holds the new data and has been drawn (``gd._fullData``
+   rebuilt from the new ``gd.data``, then two animation frames), with the
+   "running" widget gone. 12 words, 128 tokens and 512 tokens (the model's
+   limit); each repetition is a new sentence (so the model runs, as for a
+   student). The all-heads overview is block-averaged above 48 tokens (the
+   page says so).
+3. **bertviz**: ``bertviz.model_view`` (installed outside the project, e.g.
+   ``pip install --no-deps --target /tmp/bv bertviz``; it is NOT a project
+   requirement) on the same attention (bundled MiniLM, all 6 layers x 12
+   heads, via ``model_core``), rendered in the same Chromium; timed from
+   navigation to its SVG being drawn (every head's thumbnail has its lines).
+   bertviz's HTML loads require.js, d3 and jQuery from cdnjs.cloudflare.com
+   and the package ships none of them, so offline it cannot render: the
+   benchmark blocks every request that is not 127.0.0.1 and reports that.
+   With ``--bertviz-assets DIR`` (a folder with ``require.min.js``,
+   ``d3.min.js`` and ``jquery.min.js``, e.g. from ``npm pack requirejs@2.3.6
+   d3@5.7.0 jquery@2.1.0``) the CDN URLs are answered from that folder and the
+   ratio to our all-heads view is printed.
+
+Targets: warm server time of Attention < 0.3 s at 12 words; browser draw of all heads < 1 s at 128 tokens.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.server
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from classroom import free_port, start_server, stop_server  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAGES = ["attention", "masks", "positional", "embeddings", "predictions", "walkthrough"]
+TEXT_SOURCE = ROOT / "tests" / "data" / "everyday_paragraphs.txt"
+
+TARGET_WARM_S = 0.3
+TARGET_DRAW_S = 1.0
+
+
+# ---------------------------------------------------------------------------
+# Sentences of a known length
+# ---------------------------------------------------------------------------
+
+def _words() -> list[str]:
+    return TEXT_SOURCE.read_text().split()
+
+
+def words_sentence(n_words: int, salt: int) -> str:
+    """``n_words`` words of everyday English, a different stretch for each ``salt``."""
+    words = _words()
+    start = (salt * 37) % (len(words) - n_words)
+    return " ".join(words[start:start + n_words])
+
+
+def tokens_sentence(tokenizer, n_tokens: int, salt: int) -> str:
+    """A text that the (BERT) tokenizer turns into exactly ``n_tokens`` tokens, [CLS] and [SEP] included."""
+    words = _words()
+    start = (salt * 37) % len(words)
+    chosen: list[str] = []
+    count = 0
+    i = start
+    for _ in range(20 * len(words)):                    # bounded: the text is cycled, short words fill the end
+        word = words[i % len(words)]
+        i += 1
+        n = len(tokenizer.tokenize(word))
+        if count + n <= n_tokens - 2:
+            chosen.append(word)
+            count += n
+        if count == n_tokens - 2:
+            break
+    text = " ".join(chosen)
+    got = len(tokenizer(text)["input_ids"])
+    if got != n_tokens:
+        raise RuntimeError(f"built a text of {got} tokens, wanted {n_tokens}")
+    return text
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# ---------------------------------------------------------------------------
+# 1. server time per page (AppTest)
+# ---------------------------------------------------------------------------
+
+def bench_server(reps: int, tokenizer) -> list[dict]:
+    import logging
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    for name in list(logging.root.manager.loggerDict):      # bare-mode warnings of st.cache_data.clear()
+        if name.startswith("streamlit"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+    def fresh(page: str, text: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.query_params["a"] = text
+        at.switch_page(f"pages/{page}.py")
+        return at
+
+    def timed_run(at: AppTest) -> float:
+        start = time.perf_counter()
+        at.run()
+        elapsed = time.perf_counter() - start
+        if at.exception:
+            raise RuntimeError(f"exception on the page: {at.exception[0].value}")
+        return elapsed
+
+    rows = []
+    first = {}
+    for page in PAGES:                                   # first run of each page: models load here
+        first[page] = timed_run(fresh(page, words_sentence(12, 999)))
+    print("first run of each page in this process (models load on the first): "
+          + ", ".join(f"{p} {t:.2f} s" for p, t in first.items()), flush=True)
+    sizes = {"12 words": lambda salt: words_sentence(12, salt),
+             "128 tokens": lambda salt: tokens_sentence(tokenizer, 128, salt)}
+    for page in PAGES:
+        for size, make in sizes.items():
+            cold, warm, notes = [], [], ""
+            for rep in range(reps):
+                st.cache_data.clear()
+                at = fresh(page, make(100 + rep))
+                cold.append(timed_run(at))
+                warm.append(timed_run(at))
+                if rep == 0:
+                    notes = "; ".join(sorted({e.value[:70] for e in at.info if "not available" in e.value}))
+            row = {"page": page, "size": size, "cold_s": median(cold), "warm_s": median(warm),
+                   "cold_all": cold, "warm_all": warm, "first_s": first[page], "notes": notes}
+            rows.append(row)
+            print(f"  {page:12s} {size:10s} cold {row['cold_s']:6.3f} s   warm {row['warm_s']:6.3f} s"
+                  + (f"   ({notes})" if notes else ""), flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Browser helpers
+# ---------------------------------------------------------------------------
+
+# Before a submit: remember each figure's current data, so "new" can be told from "old".
+MARK_STALE_JS = """() => {
+    window.__stale = new Map();
+    for (const gd of document.querySelectorAll('.js-plotly-plot')) window.__stale.set(gd, gd.data);
+    window.__t0 = performance.now(); window.__t1 = null;
+}"""
+# True (and the time noted) when every figure holds new data that Plotly has drawn and Streamlit is idle.
+ALL_DRAWN_JS = """([expected, nTokens]) => {
+    if (window.__t1 !== null) return true;
+    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+    const plots = [...document.querySelectorAll('.js-plotly-plot')];
+    if (plots.length < expected) return false;
+    for (const gd of plots) {
+        if (!gd.data || window.__stale.get(gd) === gd.data) return false;
+        if (!gd._fullData || !gd._fullData.length || gd._fullData[0]._input !== gd.data[0]) return false;
+        if (!gd.querySelector('.main-svg')) return false;
+    }
+    const head = document.querySelector('.st-key-att_head_fig .js-plotly-plot');
+    if (!head || head._fullData[0].z.length !== nTokens) return false;
+    window.__t1 = performance.now();
+    return true;
+}"""
+# Installed before the app loads: note when each websocket message arrives and its size.
+WS_LOG_JS = """(() => {
+    const Native = window.WebSocket;
+    window.__wsLog = [];
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener('message', e => window.__wsLog.push(
+                [performance.now(), e.data.byteLength || e.data.size || e.data.length || 0]));
+        }
+    };
+})();"""
+# Messages between the submit and the end: [time of the last one, KB in all].
+WS_SPAN_JS = """([t0, t1]) => {
+    const inside = window.__wsLog.filter(([t]) => t >= t0 && t <= t1);
+    return [inside.length ? inside[inside.length - 1][0] : t0, inside.reduce((a, [, n]) => a + n, 0) / 1024];
+}"""
+TWO_FRAMES_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))"
+
+
+def launch(playwright):
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"{CHROMIUM} is missing (sudo apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def local_only(context, served: dict[str, Path] | None = None, blocked: list[str] | None = None) -> None:
+    """Every request that is not 127.0.0.1 (or data:/blob:) is answered from ``served`` or aborted."""
+    def handle(route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")):
+            return route.continue_()
+        for suffix, path in (served or {}).items():
+            if url.split("?")[0].endswith(suffix):
+                return route.fulfill(path=str(path), content_type="application/javascript")
+        if blocked is not None:
+            blocked.append(url)
+        return route.abort()
+    context.route("**/*", handle)
+
+
+# ---------------------------------------------------------------------------
+# 2. browser: submit -> all figures drawn on the Attention page
+# ---------------------------------------------------------------------------
+
+def bench_browser(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    sizes = {"12 words": lambda salt: words_sentence(12, salt),
+             "128 tokens": lambda salt: tokens_sentence(tokenizer, 128, salt),
+             "512 tokens": lambda salt: tokens_sentence(tokenizer, 512, salt)}
+    port = port or free_port()
+    log = Path(tempfile.gettempdir()) / f"pages_streamlit_{port}.log"
+    proc = start_server(port, {}, log, root)
+    rows = []
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            blocked: list[str] = []
+            local_only(context, blocked=blocked)
+            context.add_init_script(WS_LOG_JS)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.goto(f"http://127.0.0.1:{port}/attention?a=" + words_sentence(12, 998).replace(" ", "+"))
+            page.wait_for_selector(".st-key-att_head_fig .js-plotly-plot .main-svg", timeout=180_000)
+            page.wait_for_timeout(1500)
+            n_plots = page.locator(".js-plotly-plot").count()
+            box = page.get_by_role("textbox", name="Sentence A", exact=True)
+            for size, make in sizes.items():
+                times, last_msg, kbytes, n_tokens = [], [], [], 0
+                for rep in range(reps):
+                    text = make(200 + rep)
+                    n_tokens = len(tokenizer(text)["input_ids"])
+                    box.fill(text)
+                    page.evaluate(MARK_STALE_JS)
+                    box.press("Control+Enter")
+                    page.wait_for_function(ALL_DRAWN_JS, arg=[n_plots, n_tokens], polling="raf", timeout=180_000)
+                    painted = page.evaluate(TWO_FRAMES_JS)
+                    t0 = page.evaluate("() => window.__t0")
+                    last, kb = page.evaluate(WS_SPAN_JS, [t0, painted])
+                    times.append((painted - t0) / 1000)
+                    last_msg.append((last - t0) / 1000)
+                    kbytes.append(kb)
+                    if page.locator('[data-testid="stException"]').count():
+                        raise RuntimeError("exception box on the Attention page")
+                row = {"size": size, "tokens": n_tokens, "figures": n_plots, "drawn_s": median(times),
+                       "last_msg_s": median(last_msg), "kb": median(kbytes), "all": times}
+                rows.append(row)
+                print(f"  attention {size:10s} ({n_tokens} tokens, {n_plots} figures): submit -> all drawn "
+                      f"{row['drawn_s']:.2f} s, last message {row['last_msg_s']:.2f} s, {row['kb']:.0f} KB received  "
+                      f"(runs: {', '.join(f'{t:.2f}' for t in times)})", flush=True)
+            if blocked or errors:
+                print(f"  note: {len(blocked)} non-local requests blocked {sorted(set(blocked))[:3]}, "
+                      f"{len(errors)} console errors {errors[:3]}", flush=True)
+            browser.close()
+    finally:
+        stop_server(proc)
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# 3. bertviz model_view on the same attention
+# ---------------------------------------------------------------------------
+
+def _import_bertviz(path: str):
+    """Import bertviz from a folder outside the project. Its ``model_view(html_action="return")`` only
+    wraps strings in IPython.display.HTML/Javascript, so a two-class stand-in replaces IPython when absent."""
+    sys.path.insert(0, path)
+    try:
+        import IPython.display  # noqa: F401
+    except ImportError:
+        class _Wrap:
+            def __init__(self, data: str = "") -> None:
+                self.data = data
+        display_mod = types.ModuleType("IPython.display")
+        display_mod.HTML = display_mod.Javascript = _Wrap
+        display_mod.display = lambda *a, **k: None
+        ipython = types.ModuleType("IPython")
+        ipython.display = display_mod
+        sys.modules["IPython"], sys.modules["IPython.display"] = ipython, display_mod
+    from bertviz import model_view
+    return model_view
+
+
+def bertviz_html(model_view, model, text: str) -> tuple[str, float, int]:
+    import torch
+
+    import model_core
+
+    start = time.perf_counter()
+    enc = model_core.encode(model, text)
+    with torch.no_grad():
+        out = model(enc.input_ids, record=("blocks.*.attn.pattern",))
+    stacked = out.trace.stack("attn.pattern")                     # [layer, batch, head, q, k]
+    attention = tuple(stacked[i] for i in range(stacked.shape[0]))  # bertviz: per layer [batch, head, q, k]
+    html = model_view(attention, enc.tokens[0], html_action="return").data
+    return html, time.perf_counter() - start, len(enc.tokens[0])
+
+
+# bertviz draws into one <svg>, synchronously: a background rect per head thumbnail, then its lines.
+BERTVIZ_DRAWN_JS = """(heads) => document.querySelectorAll('#vis rect.attn_background').length >= heads
+    && document.querySelectorAll('#vis line').length > 0"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def bench_bertviz(args: argparse.Namespace, tokenizer, ours: dict[str, float]) -> list[dict]:
+    from playwright.sync_api import TimeoutError as PwTimeout
+    from playwright.sync_api import sync_playwright
+
+    import model_core
+
+    model_view = _import_bertviz(args.bertviz_path)
+    model = model_core.load_bundled("encoder")
+    heads = model.config.n_layers * model.config.n_heads
+    served = None
+    if args.bertviz_assets:
+        folder = Path(args.bertviz_assets)
+        served = {"/require.min.js": folder / "require.min.js", "/d3.min.js": folder / "d3.min.js",
+                  "/jquery.min.js": folder / "jquery.min.js"}
+        missing = [str(p) for p in served.values() if not p.exists()]
+        if missing:
+            raise SystemExit(f"--bertviz-assets lacks {missing}")
+    sizes = {"12 words": words_sentence(12, 300), "128 tokens": tokens_sentence(tokenizer, 128, 300),
+             "512 tokens": tokens_sentence(tokenizer, 512, 300)}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        handler = lambda *a, **k: _Quiet(*a, directory=tmp, **k)  # noqa: E731
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            with sync_playwright() as p:
+                browser = launch(p)
+                for size, text in sizes.items():
+                    if size == "512 tokens" and not args.bertviz_512:
+                        continue
+                    html, build_s, n_tokens = bertviz_html(model_view, model, text)
+                    name = f"bertviz_{n_tokens}.html"
+                    Path(tmp, name).write_text(f"<!doctype html><html><body>{html}</body></html>")
+                    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    blocked: list[str] = []
+                    local_only(context, served, blocked)
+                    page = context.new_page()
+                    errors: list[str] = []
+                    page.on("pageerror", lambda e: errors.append(str(e)))
+                    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+                    start = time.perf_counter()
+                    page.goto(f"http://127.0.0.1:{httpd.server_port}/{name}", wait_until="commit")
+                    drawn_s = None
+                    try:
+                        page.wait_for_function(BERTVIZ_DRAWN_JS, arg=heads, polling="raf",
+                                               timeout=args.bertviz_timeout * 1000)
+                        page.evaluate(TWO_FRAMES_JS)
+                        drawn_s = time.perf_counter() - start
+                    except PwTimeout:
+                        pass
+                    svg_elements = page.evaluate("() => document.querySelectorAll('#vis svg *').length")
+                    context.close()
+                    row = {"size": size, "tokens": n_tokens, "html_kb": len(html) / 1024, "build_s": build_s,
+                           "drawn_s": drawn_s, "svg_elements": svg_elements, "ours_s": ours.get(size),
+                           "blocked": sorted({u.split("?")[0] for u in blocked}), "errors": errors[:3]}
+                    rows.append(row)
+                    if drawn_s is None:
+                        print(f"  bertviz {size:10s}: NOT drawn within {args.bertviz_timeout} s "
+                              f"({len(row['blocked'])} CDN scripts blocked: {', '.join(row['blocked'])}; "
+                              f"page errors: {'; '.join(e[:80] for e in row['errors']) or 'none'})", flush=True)
+                    else:
+                        ratio = f"{row['ours_s'] / drawn_s:.2f}x" if row["ours_s"] else "n/a"
+                        print(f"  bertviz {size:10s}: HTML {row['html_kb']:.0f} KB built in {build_s:.2f} s, "
+                              f"drawn {drawn_s:.2f} s, {svg_elements} SVG elements; ours/bertviz {ratio}", flush=True)
+                browser.close()
+        finally:
+            httpd.shutdown()
+    return rows
+
+
+# ---------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="server,browser,bertviz")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--port", type=int, default=0, help="port of the server the browser part starts (0 = free)")
+    parser.add_argument("--bertviz-path", default="/tmp/bv", help="folder bertviz was pip-installed into (--target)")
+    parser.add_argument("--bertviz-assets", help="folder with require.min.js, d3.min.js, jquery.min.js")
+    parser.add_argument("--bertviz-timeout", type=float, default=60.0)
+    parser.add_argument("--bertviz-512", action="store_true", help="also draw bertviz at 512 tokens (slow)")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="browser part: serve the app found in this folder (a patched copy) instead")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+
+    import model_core
+
+    tokenizer = model_core.load_bundled("encoder").tokenizer
+    load = os.getloadavg()
+    print(f"machine load {load[0]:.1f} on {os.cpu_count()} cores; {args.reps} repetitions", flush=True)
+    report: dict = {"load_before": load, "reps": args.reps}
+
+    if "server" in parts:
+        print("\n[1] server: script run per page (AppTest, bundled models)", flush=True)
+        report["server"] = bench_server(args.reps, tokenizer)
+    if "browser" in parts:
+        print("\n[2] browser: Attention page, sentence submitted -> all figures drawn (Chromium)", flush=True)
+        report["browser"] = bench_browser(args.reps, tokenizer, args.port, args.root.resolve())
+    if "bertviz" in parts:
+        print("\n[3] bertviz model_view, same attention, same Chromium"
+              + (" (CDN scripts served from --bertviz-assets)" if args.bertviz_assets else " (offline: CDN blocked)"),
+              flush=True)
+        ours = {r["size"]: r["drawn_s"] for r in report.get("browser", [])}
+        report["bertviz"] = bench_bertviz(args, tokenizer, ours)
+
+    print("\n==== summary ====")
+    if "server" in report:
+        print(f"{'page':12s} {'sentence':10s} {'cold s':>8s} {'warm s':>8s} {'first s':>8s}")
+        for r in report["server"]:
+            print(f"{r['page']:12s} {r['size']:10s} {r['cold_s']:8.3f} {r['warm_s']:8.3f} {r['first_s']:8.2f}")
+        att = next(r for r in report["server"] if r["page"] == "attention" and r["size"] == "12 words")
+        print(f"target: warm Attention at 12 words < {TARGET_WARM_S} s: {att['warm_s']:.3f} s "
+              f"{'PASS' if att['warm_s'] < TARGET_WARM_S else 'FAIL'}")
+    if "browser" in report:
+        print(f"\n{'attention, browser':20s} {'tokens':>6s} {'drawn s':>8s} {'last msg s':>10s} {'KB':>7s}")
+        for r in report["browser"]:
+            print(f"{r['size']:20s} {r['tokens']:6d} {r['drawn_s']:8.2f} {r['last_msg_s']:10.2f} {r['kb']:7.0f}")
+        r128 = next(r for r in report["browser"] if r["size"] == "128 tokens")
+        print(f"target: all heads drawn < {TARGET_DRAW_S} s at 128 tokens: {r128['drawn_s']:.2f} s "
+              f"{'PASS' if r128['drawn_s'] < TARGET_DRAW_S else 'FAIL'}")
+    if "bertviz" in report:
+        print(f"\n{'bertviz model_view':20s} {'tokens':>6s} {'HTML KB':>8s} {'drawn s':>8s} {'ours s':>7s} {'ours/bv':>8s}")
+        for r in report["bertviz"]:
+            drawn = f"{r['drawn_s']:8.2f}" if r["drawn_s"] is not None else f"{'never':>8s}"
+            ours_s = f"{r['ours_s']:7.2f}" if r["ours_s"] else f"{'-':>7s}"
+            ratio = f"{r['ours_s'] / r['drawn_s']:7.2f}x" if r["ours_s"] and r["drawn_s"] else f"{'-':>8s}"
+            print(f"{r['size']:20s} {r['tokens']:6d} {r['html_kb']:8.0f} {drawn} {ours_s} {ratio}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
