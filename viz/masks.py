@@ -137,11 +137,14 @@ def prefix_figure(pattern_after: np.ndarray, tokens_after: Sequence[str], row_ch
     """
     labels = token_labels(tokens_after)
     fig = heatmap(pattern_after, labels, labels, title=title, zmin=0.0, zmax=1.0)
-    for row, change in enumerate(np.asarray(row_change)):
-        same = bool(change <= tolerance)
-        fig.add_shape(type="rect", x0=-0.5, x1=len(labels) - 0.5, y0=row - 0.45, y1=row + 0.45,
-                      line=dict(color=UNCHANGED_COLOUR if same else PAD_OUTLINE, width=2 if same else 1,
-                                dash="solid" if same else "dot"))
+    # One outline per shared row, set in one go (add_shape per row is quadratic in plotly).
+    shapes = [
+        dict(type="rect", xref="x", yref="y", x0=-0.5, x1=len(labels) - 0.5, y0=row - 0.45, y1=row + 0.45,
+             line=dict(color=UNCHANGED_COLOUR if same else PAD_OUTLINE, width=2 if same else 1,
+                       dash="solid" if same else "dot"))
+        for row, same in enumerate(np.asarray(row_change) <= tolerance)
+    ]
+    fig.update_layout(shapes=list(fig.layout.shapes) + shapes)
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="row unchanged",
                              line=dict(color=UNCHANGED_COLOUR, width=2)))
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="row changed",

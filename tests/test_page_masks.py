@@ -1,0 +1,134 @@
+"""The Masks page through AppTest: the four steps, padding, BERT vs GPT, the prefix experiment."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import model_core
+import services
+from test_app_frame import BAD_TEXTS, assert_clean, chart, charts, run_app, texts
+from viz.common import plotly_array
+
+PAGE = "pages/masks.py"
+TINY = dict(enc=services.TINY, dec=services.TINY)
+
+
+def panels(at) -> list[np.ndarray]:
+    """The z matrices of the four step panels (raw, scaled, masked, softmax)."""
+    return [plotly_array(t["z"]) for t in chart(at, "mask_steps")["data"] if t["type"] == "heatmap"]
+
+
+def test_renders_on_the_bundled_encoder_with_a_tiny_decoder():
+    at = run_app(PAGE, a="The cat sat on the warm mat today.", b="A dog barked.", dec=services.TINY)
+    assert_clean(at)
+    raw, scaled, masked, soft = panels(at)
+    # Row B (the shorter sentence) is shown first: its [PAD] columns are masked (NaN = grey).
+    assert at.radio(key="mask_row").value == 1
+    ticks = chart(at, "mask_steps")["layout"]["xaxis"]["ticktext"]
+    n_real = sum(1 for t in ticks if "[PAD]" not in t)
+    assert np.isnan(masked[:, n_real:]).all() and np.isfinite(masked[:, :n_real]).all()
+    # Scaling divides by sqrt(d_head) = sqrt(32) for MiniLM.
+    np.testing.assert_allclose(scaled, raw / np.sqrt(32), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(soft.sum(-1), 1.0, rtol=1e-4)
+    assert np.all(soft[:, n_real:] == 0)
+    assert "padding changed nothing" in texts(at.success)
+    # The prefix experiment on the real encoder: rows change; on the causal decoder they do not.
+    assert "Encoder (bidirectional): 0 of" in texts(at.warning)
+    decoder_line = [s.value for s in at.success if s.value.startswith("Decoder (causal)")][0]
+    shared = int(decoder_line.split(" of ")[1].split()[0])
+    assert decoder_line.startswith(f"Decoder (causal): {shared} of {shared} earlier rows are identical")
+    assert len(at.get("download_button")) >= 8
+
+
+def test_decoder_mask_is_causal_and_padded():
+    at = run_app(PAGE, a="the cat sat on the mat", b="a dog", model="decoder", **TINY)
+    assert_clean(at)
+    masked = panels(at)[2]
+    n = masked.shape[0]
+    upper = np.triu(np.ones((n, n), dtype=bool), k=1)
+    assert np.isnan(masked[upper]).all()
+    allowed = plotly_array(chart(at, "mask_pad_allowed_1")["data"][0]["z"])
+    assert allowed[0].tolist() == [1] + [0] * (n - 1)  # causal
+    assert allowed[:, 2:].sum() == 0  # "a dog" is two tokens: later columns are padding or future
+
+
+def test_url_state_round_trips():
+    params = dict(layer="1", head="2", row="0", model="decoder", append="tomorrow", align="0")
+    at = run_app(PAGE, a="the cat sat on the mat", **params, **TINY)
+    assert_clean(at)
+    assert at.selectbox(key="mask_layer").value == 1 and at.selectbox(key="mask_head").value == 2
+    assert at.radio(key="mask_row").value == 0 and at.radio(key="mask_model").value == "decoder"
+    assert at.text_input(key="mask_append").value == "tomorrow"
+    assert {k: at.query_params[k] for k in params} == params
+    assert "tomorrow" in " ".join(chart(at, "mask_prefix_decoder")["layout"]["xaxis"]["ticktext"])
+
+
+def test_controls_change_what_is_drawn():
+    at = run_app(PAGE, a="the cat sat on the mat", **TINY)
+    assert np.isnan(panels(at)[2]).any()  # the shorter row: padding masked
+    at.radio(key="mask_row").set_value(0).run()
+    assert not np.isnan(panels(at)[2]).any()  # the longer row: nothing masked in an encoder
+    at.selectbox(key="mask_head").select(3).run()
+    assert "head 3" in " ".join(s.value for s in at.subheader)
+    assert at.query_params["head"] == "3"
+    aligned = chart(at, "mask_vs_encoder")["layout"]["xaxis"]["ticktext"]
+    assert aligned == chart(at, "mask_vs_decoder")["layout"]["xaxis"]["ticktext"]  # token for token
+    at.checkbox(key="mask_align").uncheck().run()
+    assert chart(at, "mask_vs_encoder")["layout"]["xaxis"]["ticktext"][0] == "00 [CLS]"
+    z_dec = plotly_array(chart(at, "mask_vs_decoder")["data"][0]["z"])
+    assert np.all(np.triu(z_dec, k=1) == 0)
+    at.text_input(key="mask_append").input("   ").run()
+    assert "Type a word to append" in texts(at.warning)
+    assert_clean(at)
+
+
+def test_same_length_sentences_say_there_is_no_padding():
+    at = run_app(PAGE, a="the cat sat", b="a dog ran", **TINY)
+    assert_clean(at)
+    assert "no padding" in texts(at.info)
+
+
+def test_prefix_experiment_numbers():
+    result = services.prefix_experiment("decoder", services.TINY, "the cat sat on the mat", "today")
+    assert result["shared"] == 6 and result["max_change"] <= 1e-6
+    result = services.prefix_experiment("encoder", services.TINY, "the cat sat on the mat", "today")
+    assert result["shared"] == 7 and (result["row_change"] > 1e-6).all()
+
+
+def test_missing_decoder_keeps_the_encoder_views(monkeypatch):
+    real = services._load_default
+
+    def no_decoder(family, model_id):
+        if family == "decoder" and model_id == services.BUNDLED:
+            raise model_core.ModelUnavailable("The bundled decoder has not been trained yet.")
+        return real(family, model_id)
+
+    monkeypatch.setattr(services, "_load_default", no_decoder)
+    at = run_app(PAGE, a="the cat sat on the mat", enc=services.TINY)
+    assert not at.exception
+    assert "bundled decoder is not available" in texts(at.info)
+    keys = " ".join(charts(at))
+    assert "mask_steps" in keys and "mask_prefix_encoder" in keys
+    assert "mask_vs_decoder" not in keys and "mask_prefix_decoder" not in keys
+
+
+@pytest.mark.parametrize("name", ["spaces", "emoji", "script", "special"])
+def test_bad_input(name):
+    text = BAD_TEXTS[name]
+    at = run_app(PAGE, a=text, **TINY)
+    assert not at.exception
+    assert at.text_area(key="w_a").value == text
+    if name == "spaces":
+        assert "empty" in texts(at.warning) and not charts(at)
+    else:
+        assert "&lt;" not in text or "&lt;" in " ".join(chart(at, "mask_steps")["layout"]["xaxis"]["ticktext"])
+        assert chart(at, "mask_steps")
+
+
+def test_long_text_is_cut_with_a_note():
+    at = run_app(PAGE, a=" ".join(["word"] * 5000), **TINY)
+    assert not at.exception
+    notes = texts(at.info)
+    assert "limit of 512 tokens" in notes and "first 96 positions" in notes
+    assert panels(at)[0].shape == (96, 96)
+    assert "appended word was cut off" in notes
