@@ -977,11 +977,16 @@ def url_multiselect(name: str, label: str, options: Sequence[Any], default: Sequ
         st.session_state[key] = [o for o in opts if o in chosen]
     else:
         st.session_state[key] = [o for o in st.session_state[key] if o in opts]
-    value = st.multiselect(label, opts, key=key, **kwargs)
-    text = ",".join(_serialise(o) for o in value)
+    value = st.multiselect(label, opts, key=key, on_change=_remember_choice, args=(name, key), **kwargs)
+    _remember_choice(name, key)
+    return value
+
+
+def _remember_choice(name: str, key: str) -> None:
+    # Also the multiselect's on_change, so a change is kept before the script reruns.
+    text = ",".join(_serialise(o) for o in st.session_state[key])
     st.session_state[_keep_key(name)] = text
     _write_url(name, text)
-    return value
 
 
 def show_figure(fig: Any, key: str, file_name: str, *, matrix: Any = None, rows: Sequence[str] = (),
