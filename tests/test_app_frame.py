@@ -185,7 +185,8 @@ def test_bad_model_in_url_falls_back_to_bundled(monkeypatch):
     assert chart(at, "att_grid")  # the bundled encoder carries on
 
 
-def test_missing_bundled_decoder_is_a_sentence_not_a_crash(monkeypatch):
+def without_bundled_decoder(monkeypatch) -> None:
+    """Make the bundled decoder unavailable (as before it is trained), whatever is cached."""
     real = services._load_default
 
     def no_decoder(family, model_id):
@@ -194,6 +195,10 @@ def test_missing_bundled_decoder_is_a_sentence_not_a_crash(monkeypatch):
         return real(family, model_id)
 
     monkeypatch.setattr(services, "_load_default", no_decoder)
+
+
+def test_missing_bundled_decoder_is_a_sentence_not_a_crash(monkeypatch):
+    without_bundled_decoder(monkeypatch)
     at = run_app(enc=services.TINY, model="decoder")
     assert not at.exception
     assert "bundled decoder is not available" in texts(at.info)

@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import model_core
 import services
-from test_app_frame import BAD_TEXTS, assert_clean, chart, charts, run_app, texts
+from test_app_frame import BAD_TEXTS, assert_clean, chart, charts, run_app, texts, without_bundled_decoder
 from viz.common import plotly_array
 
 PAGE = "pages/masks.py"
@@ -96,14 +95,7 @@ def test_prefix_experiment_numbers():
 
 
 def test_missing_decoder_keeps_the_encoder_views(monkeypatch):
-    real = services._load_default
-
-    def no_decoder(family, model_id):
-        if family == "decoder" and model_id == services.BUNDLED:
-            raise model_core.ModelUnavailable("The bundled decoder has not been trained yet.")
-        return real(family, model_id)
-
-    monkeypatch.setattr(services, "_load_default", no_decoder)
+    without_bundled_decoder(monkeypatch)
     at = run_app(PAGE, a="the cat sat on the mat", enc=services.TINY)
     assert not at.exception
     assert "bundled decoder is not available" in texts(at.info)
