@@ -345,10 +345,11 @@ async def warm_up(url: str, origin: str, pages: list[str]) -> list[Result]:
         await s.close()
 
 
-async def sample_rss(pid: int, stop: asyncio.Event, samples: list[float]) -> None:
+async def sample_rss(pid: int, stop: asyncio.Event, samples: list[tuple[float, float]]) -> None:
+    start = time.monotonic()
     while not stop.is_set():
         with contextlib.suppress(OSError):
-            samples.append(rss_mb(pid))
+            samples.append((time.monotonic() - start, rss_mb(pid)))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), 2.0)
 
@@ -392,7 +393,7 @@ async def drive(args: argparse.Namespace, port: int, pid: int) -> dict:
     cpu0 = cpu_s(pid)
     results: list[Result] = []
     stop = asyncio.Event()
-    samples: list[float] = []
+    samples: list[tuple[float, float]] = []
     sampler = asyncio.create_task(sample_rss(pid, stop, samples))
     start = time.monotonic()
     stop_at = start + args.seconds
@@ -409,7 +410,10 @@ async def drive(args: argparse.Namespace, port: int, pid: int) -> dict:
     stop.set()
     await sampler
     await asyncio.sleep(2.0)   # let the sessions' disconnects settle before the last reading
-    info.update(rss_end_mb=rss_mb(pid), rss_peak_mb=max(samples + [rss_mb(pid)]), wall_s=wall,
+    quarters = [samples[min(len(samples) - 1, round(q * (len(samples) - 1)))] for q in (0.25, 0.5, 0.75)] \
+        if samples else []
+    info.update(rss_end_mb=rss_mb(pid), rss_peak_mb=max([mb for _, mb in samples] + [rss_mb(pid)]), wall_s=wall,
+                rss_quarters=quarters, rss_samples=samples,
                 server_cpu_s=cpu_s(pid) - cpu0, server_threads_end=threads(pid), cancelled=len(pending))
     info["results"] = results
     return info
@@ -461,6 +465,7 @@ def main() -> int:
           f"= {info['server_cpu_s'] / max(n_ok, 1):.2f} CPU-s per interaction; threads at end {info['server_threads_end']}")
     print(f"server RSS: idle {info['rss_idle_mb']:.0f} MB, after warm-up {info['rss_start_mb']:.0f} MB, "
           f"peak {info['rss_peak_mb']:.0f} MB, end {info['rss_end_mb']:.0f} MB (growth {growth * 100:+.1f} %)")
+    print("server RSS during the run: " + ", ".join(f"{mb:.0f} MB at {t:.0f} s" for t, mb in info["rss_quarters"]))
     if info["warm_up_errors"]:
         print("warm-up errors:", *info["warm_up_errors"], sep="\n  ")
     if errors:
