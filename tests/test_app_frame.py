@@ -226,3 +226,64 @@ def test_nothing_leaves_the_machine():
         source = (ROOT / path).read_text()
         assert ":material/" not in source  # icon fonts come from the internet
         assert "unsafe_allow_html" not in source
+
+
+# ---------------------------------------------------------------- a real browser
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_in_a_real_browser_deep_link_typing_and_navigation():
+    """A fresh server, a shared deep link, typing in the sidebar, switching page: the view holds."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), "--server.headless", "true"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            outside = []
+            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base) else None)
+            # The first visit of a fresh server is a deep link to the second page.
+            page.goto(f"{base}/masks?a=the+cat+sat+on+the+mat&enc=tiny&dec=tiny&layer=1")
+            page.get_by_text("One head, step by step (layer 1, head 0)").wait_for(timeout=90_000)
+            box = page.locator("textarea").first
+            assert box.input_value() == "the cat sat on the mat"  # the sidebar (app.py) ran
+            box.fill("dogs bark at night")
+            box.press("Control+Enter")
+            page.wait_for_url("**a=dogs+bark+at+night**", timeout=60_000)
+            page.get_by_role("link", name="Attention").first.click()
+            page.get_by_text("Every layer and head at a glance").wait_for(timeout=60_000)
+            assert page.locator("textarea").first.input_value() == "dogs bark at night"
+            assert "a=dogs+bark+at+night" in page.url and "enc=tiny" in page.url
+            assert page.get_by_text("Traceback").count() == 0
+            browser.close()
+        assert not outside, f"requests left the machine: {outside[:3]}"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
