@@ -109,10 +109,16 @@ if tables:
     shown_pos = min(shown_pos, min(t.shape[0] for t in tables.values()))
     chosen = services.url_widget(st.selectbox, "pe_t", "encoder", "Table for the heatmap and the 2-D map",
                                  options=list(tables), format_func=titles.get)
-    learned = tables[chosen][:shown_pos]
+    skip_first = services.url_widget(
+        st.toggle, "pe_s0", True, "Leave out position 0",
+        help="In BERT-style models position 0 always holds [CLS]; its learned vector is an outlier "
+             "that swamps the colours and the 2-D map.")
+    first = 1 if skip_first else 0
+    learned = tables[chosen][first:shown_pos]
+    labels = [str(p) for p in range(first, shown_pos)]
     services.show_figure(
-        vp.table_heatmap(learned, f"{titles[chosen]}: first {learned.shape[0]} positions"), "learned_table",
-        "position_table.csv", matrix=learned, rows=[str(p) for p in range(learned.shape[0])],
+        vp.table_heatmap(learned, f"{titles[chosen]}: positions {first} to {shown_pos - 1}", first_pos=first),
+        "learned_table", "position_table.csv", matrix=learned, rows=labels,
         cols=[str(d) for d in range(learned.shape[1])])
 
     st.subheader("Similarity by distance")
@@ -124,7 +130,7 @@ if tables:
     )
     cosine = services.url_widget(st.toggle, "pe_cos", True, "Cosine similarity (off: raw dot product)")
     max_distance = services.url_widget(st.slider, "pe_md", 64, "Largest distance", min_value=1, max_value=1023)
-    curves = {titles[name]: vp.similarity_by_distance(vp.similarity_matrix(t[:shown_pos], cosine), max_distance)
+    curves = {titles[name]: vp.similarity_by_distance(vp.similarity_matrix(t[first:shown_pos], cosine), max_distance)
               for name, t in tables.items()}
     distance_rows = {}
     for name, (means, stds) in curves.items():
@@ -133,8 +139,8 @@ if tables:
     services.show_figure(vp.distance_figure(curves, cosine), "distance", "similarity_by_distance.csv",
                          frame=pd.DataFrame(distance_rows).rename_axis("distance"))
     sim = vp.similarity_matrix(learned, cosine)
-    labels = [str(p) for p in range(learned.shape[0])]
-    services.show_figure(vp.similarity_heatmap(sim, f"{titles[chosen]}: similarity of every pair of positions", cosine),
+    services.show_figure(vp.similarity_heatmap(sim, f"{titles[chosen]}: similarity of every pair of positions",
+                                               cosine, first_pos=first),
                          "similarity", "position_similarity.csv", matrix=sim, rows=labels, cols=labels)
 
     st.subheader("A 2-D map of the positions")
@@ -144,5 +150,6 @@ if tables:
         "the model stores position as a gradual drift."
     )
     coords, ratios = vp.pca_2d(learned)
-    services.show_figure(vp.pca_figure(coords, ratios, f"{titles[chosen]}: positions in their top-2 PCA plane"),
+    services.show_figure(vp.pca_figure(coords, ratios, f"{titles[chosen]}: positions in their top-2 PCA plane",
+                                       first_pos=first),
                          "pca", "position_pca.csv", matrix=coords, rows=labels, cols=["PC1", "PC2"])

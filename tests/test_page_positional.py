@@ -47,8 +47,9 @@ def test_default_view_on_the_bundled_encoder():
     # The offset check is computed on the page and tiny.
     error = float(re.search(r"max \|M_3 PE\(5\) − PE\(8\)\| = \*\*([0-9.e+-]+)\*\*", texts(at)).group(1))
     assert error < 1e-5
-    learned = figure(at, "encoder: all-MiniLM-L6-v2", "first 128 positions")
-    assert plotly_array(learned["data"][0]["z"]).shape == (128, 384)
+    learned = figure(at, "encoder: all-MiniLM-L6-v2", "positions 1 to 127")   # position 0 left out by default
+    assert plotly_array(learned["data"][0]["z"]).shape == (127, 384)
+    assert plotly_array(learned["data"][0]["y"])[0] == 1
     distance = figure(at, "Cosine similarity of two positions")
     names = [t["name"] for t in distance["data"] if t.get("mode") == "lines"]
     assert names[0] == "sinusoidal (d_model 384)" and names[1].startswith("encoder: ")
@@ -56,7 +57,7 @@ def test_default_view_on_the_bundled_encoder():
     assert any(n.startswith("decoder: ") for n in names) or "decoder" in " ".join(i.value for i in at.info)
     pca = figure(at, "encoder: all-MiniLM-L6-v2", "PCA plane")
     assert pca["layout"]["xaxis"]["title"]["text"].startswith("PC1 (")
-    assert plotly_array(pca["data"][1]["x"]).shape == (128,)
+    assert plotly_array(pca["data"][1]["x"]).shape == (127,) and pca["data"][1]["marker"]["cmin"] == 1
     assert len(at.get("download_button")) == len(at.get("plotly_chart"))
 
 
@@ -78,13 +79,13 @@ def test_controls_change_figures_and_url():
 
 
 def test_url_restores_the_view():
-    at = open_page(pe_d="32", pe_n="40", pe_dims="2,3", pe_k="4", pe_p="1", pe_t="sinusoidal", pe_lp="20")
+    at = open_page(pe_d="32", pe_n="40", pe_dims="2,3", pe_k="4", pe_p="1", pe_t="sinusoidal", pe_lp="20", pe_s0="0")
     assert not at.exception
     assert at.select_slider(key="w_pe_d").value == 32
     assert [t["name"] for t in figure(at, "Sinusoidal encoding")["data"]] == ["dim 2 (sin)", "dim 3 (cos)"]
     offset = figure(at, "A fixed offset")
     assert offset["layout"]["annotations"][1]["text"] == "PE(5) and M_4 PE(1)"
-    assert plotly_array(figure(at, "sinusoidal (d_model 384): first 20")["data"][0]["z"]).shape == (20, 384)
+    assert plotly_array(figure(at, "sinusoidal (d_model 384): positions 0 to 19")["data"][0]["z"]).shape == (20, 384)
 
 
 def test_bad_links_fall_back_and_explain():

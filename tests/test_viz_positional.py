@@ -30,6 +30,10 @@ def test_table_heatmap_shape_and_symmetric_range(table):
     assert data["type"] == "heatmap"
     assert plotly_array(data["z"]).shape == (64, 32)
     assert data["zmin"] == -data["zmax"] and data["zmax"] == pytest.approx(np.abs(table).max())
+    shifted = vp.table_heatmap(table[1:], "t", first_pos=1).to_dict()["data"][0]
+    assert plotly_array(shifted["y"])[0] == 1
+    sim = vp.similarity_heatmap(vp.similarity_matrix(table[5:]), "s", first_pos=5).to_dict()["data"][0]
+    assert plotly_array(sim["x"])[0] == 5 and (sim["zmin"], sim["zmax"]) == (-1.0, 1.0)
 
 
 def test_sinusoidal_similarity_depends_only_on_distance(table):
@@ -76,6 +80,8 @@ def test_pca_projects_to_two_axes(table):
     fig = vp.pca_figure(coords, ratios, "p").to_dict()
     marker = fig["data"][1]["marker"]
     assert marker["cmin"] == 0 and marker["cmax"] == 63
+    later = vp.pca_figure(coords[1:], ratios, "p", first_pos=1).to_dict()["data"][1]
+    assert later["marker"]["cmin"] == 1 and plotly_array(later["customdata"])[0] == 1
     assert fig["layout"]["xaxis"]["title"]["text"].startswith("PC1 (")
 
 

@@ -53,12 +53,12 @@ def wave_figure(table: np.ndarray, dims: Sequence[int]) -> go.Figure:
     return fig
 
 
-def table_heatmap(table: np.ndarray, title: str, max_abs: float | None = None) -> go.Figure:
-    """The whole table as a heatmap: positions down, dimensions across, signed colours."""
+def table_heatmap(table: np.ndarray, title: str, max_abs: float | None = None, first_pos: int = 0) -> go.Figure:
+    """The whole table as a heatmap: positions down (starting at first_pos), dimensions across, signed colours."""
     table = _check_table(table)
     bound = _symmetric_range(table) if max_abs is None else max_abs
     fig = go.Figure(go.Heatmap(
-        z=table, x=np.arange(table.shape[1]), y=np.arange(table.shape[0]),
+        z=table, x=np.arange(table.shape[1]), y=np.arange(first_pos, first_pos + table.shape[0]),
         colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
         colorbar={"title": {"text": "value"}},
         hovertemplate="pos %{y}<br>dim %{x}<br>value %{z:.4f}<extra></extra>",
@@ -87,13 +87,14 @@ def similarity_by_distance(sim: np.ndarray, max_distance: int | None = None) -> 
     return means, stds
 
 
-def similarity_heatmap(sim: np.ndarray, title: str, cosine: bool = True) -> go.Figure:
-    """Similarity of every position with every other position."""
+def similarity_heatmap(sim: np.ndarray, title: str, cosine: bool = True, first_pos: int = 0) -> go.Figure:
+    """Similarity of every position with every other position (positions start at first_pos)."""
     sim = np.asarray(sim, dtype=np.float64)
     label = "cosine" if cosine else "dot product"
     bound = 1.0 if cosine else _symmetric_range(sim)
+    positions = np.arange(first_pos, first_pos + sim.shape[0])
     fig = go.Figure(go.Heatmap(
-        z=sim, x=np.arange(sim.shape[1]), y=np.arange(sim.shape[0]),
+        z=sim, x=positions, y=positions,
         colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
         colorbar={"title": {"text": label}},
         hovertemplate=f"pos %{{y}} vs pos %{{x}}<br>{label} %{{z:.4f}}<extra></extra>",
@@ -149,13 +150,13 @@ def offset_figure(matrix: np.ndarray, pe_p: np.ndarray, pe_pk: np.ndarray,
     d_model = matrix.shape[0]
     shown = min(shown_dims, d_model)
     mapped = matrix @ pe_p
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.12,
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.42, 0.58], horizontal_spacing=0.22,
                         subplot_titles=(f"M_{k}: first {shown} of {d_model} dims",
                                         f"PE({p + k}) and M_{k} PE({p})"))
     fig.add_trace(go.Heatmap(
         z=matrix[:shown, :shown], x=np.arange(shown), y=np.arange(shown),
         colorscale=DIVERGING, zmin=-1.0, zmax=1.0, zmid=0.0,
-        colorbar={"title": {"text": "entry"}, "x": 0.42},
+        colorbar={"title": {"text": "entry"}, "x": 0.34, "thickness": 14},
         hovertemplate="row %{y}<br>col %{x}<br>%{z:.4f}<extra></extra>", name="M_k",
     ), row=1, col=1)
     dims = np.arange(d_model)
@@ -192,16 +193,17 @@ def pca_2d(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coords, ratios
 
 
-def pca_figure(coords: np.ndarray, ratios: np.ndarray, title: str) -> go.Figure:
-    """Positions as points in their 2-D PCA plane, joined in order and coloured by position."""
-    positions = np.arange(coords.shape[0])
+def pca_figure(coords: np.ndarray, ratios: np.ndarray, title: str, first_pos: int = 0) -> go.Figure:
+    """Positions (from first_pos) as points in their 2-D PCA plane, joined in order and coloured by position."""
+    positions = np.arange(first_pos, first_pos + coords.shape[0])
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=coords[:, 0], y=coords[:, 1], mode="lines",
                              line={"color": "#999999", "width": 1}, hoverinfo="skip", showlegend=False))
     fig.add_trace(go.Scatter(
         x=coords[:, 0], y=coords[:, 1], mode="markers", showlegend=False, customdata=positions,
         marker={"color": positions, "colorscale": SEQUENTIAL, "size": 6,
-                "cmin": 0, "cmax": max(int(positions[-1]), 1), "colorbar": {"title": {"text": "pos"}}},
+                "cmin": int(positions[0]), "cmax": max(int(positions[-1]), int(positions[0]) + 1),
+                "colorbar": {"title": {"text": "pos"}}},
         hovertemplate="pos %{customdata}<br>PC1 %{x:.3f}<br>PC2 %{y:.3f}<extra></extra>",
     ))
     fig.update_layout(title=title, xaxis_title=f"PC1 ({ratios[0]:.0%} of variance)",

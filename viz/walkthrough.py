@@ -93,7 +93,7 @@ def concat_figure(z_heads: np.ndarray, out: np.ndarray, tokens: Sequence[str], h
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
                         subplot_titles=(f"concat of {n_heads} heads' z  [pos, {n_heads * d_head}]",
                                         f"attn.out = concat W_O + b_O  [pos, {out.shape[1]}]"))
-    for col, (matrix, colorbar_x) in enumerate(((concat, 0.43), (np.asarray(out), 1.0)), start=1):
+    for col, (matrix, colorbar_x) in enumerate(((concat, 0.44), (np.asarray(out), 1.0)), start=1):
         bound = float(np.abs(matrix).max()) or 1.0
         fig.add_trace(go.Heatmap(
             z=matrix, x=np.arange(matrix.shape[1]), y=np.arange(n_pos),
@@ -101,7 +101,8 @@ def concat_figure(z_heads: np.ndarray, out: np.ndarray, tokens: Sequence[str], h
             colorbar={"title": {"text": "value"}, "x": colorbar_x},
             hovertemplate="pos %{y}<br>dim %{x}<br>value %{z:.4f}<extra></extra>",
         ), row=1, col=col)
-        fig.update_yaxes(tickvals=list(range(n_pos)), ticktext=labels, autorange="reversed", row=1, col=col)
+        fig.update_yaxes(tickvals=list(range(n_pos)), ticktext=labels, autorange="reversed",
+                         showticklabels=col == 1, row=1, col=col)   # same rows: label them once
     for boundary in range(1, n_heads):
         fig.add_vline(x=boundary * d_head - 0.5, line={"color": "#444444", "width": 1}, row=1, col=1)
     fig.add_shape(type="rect", x0=head * d_head - 0.5, x1=(head + 1) * d_head - 0.5, y0=-0.5, y1=n_pos - 0.5,
