@@ -25,7 +25,8 @@ on top (drawing the figures) is measured once, without load, by
 A student: opens a random page from a link (``?a=`` sentence), then repeats
 "think for a few seconds, then act", where an act is one of: type a new
 sentence in the sidebar's Sentence A box (mostly their own, sometimes the
-teacher's example, so the cache sees both), switch to another page, or tick a
+teacher's example, so the cache sees both; 5 % of the time a pasted paragraph
+of about 90 tokens, ``--long-share``), switch to another page, or tick a
 page's checkbox (e.g. Attention's "Hide [CLS]/[SEP]"). Acts are what the
 browser sends for them: a rerun with the changed widget state or page hash.
 
@@ -87,8 +88,15 @@ TAILS = ("because it was late", "after lunch", "in the rain", "before the bell r
          "near the station", "without a word", "while everyone watched", "", "")
 
 
-def student_sentence(rng: random.Random) -> str:
-    """A sentence like a student would type: short, sometimes two clauses, sometimes the board's."""
+PARAGRAPHS = [p.strip() for p in (ROOT / "tests" / "data" / "everyday_paragraphs.txt").read_text().split("\n\n")
+              if p.strip()]
+
+
+def student_sentence(rng: random.Random, long_share: float = 0.0) -> str:
+    """A sentence like a student would type: short, sometimes two clauses, sometimes the board's,
+    and with probability ``long_share`` a pasted paragraph (60-80 words, about 80-100 tokens)."""
+    if PARAGRAPHS and rng.random() < long_share:
+        return rng.choice(PARAGRAPHS)
     if rng.random() < 0.25:
         return rng.choice(BOARD)
     parts = [rng.choice(SUBJECTS), rng.choice(VERBS), rng.choice(OBJECTS), rng.choice(TAILS)]
@@ -297,25 +305,25 @@ async def student(i: int, args: argparse.Namespace, url: str, origin: str, pages
         results.append(Result("open", "", 0.0, 0, 0, f"connect failed: {type(err).__name__}: {err}"))
         return
     try:
-        results.append(await s.open(rng.choice(pages), student_sentence(rng)))
+        results.append(await s.open(rng.choice(pages), student_sentence(rng, args.long_share)))
         for _ in range(args.max_actions):
             await asyncio.sleep(rng.uniform(*args.think))
             if time.monotonic() >= stop_at:
                 break
             roll = rng.random()
             if roll < 0.45:
-                r = await s.type_sentence(student_sentence(rng))
+                r = await s.type_sentence(student_sentence(rng, args.long_share))
             elif roll < 0.8:
                 r = await s.switch_page(rng.choice([p for p in pages if p != s.page] or pages))
             else:
-                r = await s.tick(rng) or await s.type_sentence(student_sentence(rng))
+                r = await s.tick(rng) or await s.type_sentence(student_sentence(rng, args.long_share))
             results.append(r)
             if r.error.startswith(("connection", "timeout")):
                 await s.close()
                 with contextlib.suppress(Exception):
                     await s.connect()
                     s.states.clear()
-                    results.append(await s.open(s.page, student_sentence(rng)))
+                    results.append(await s.open(s.page, student_sentence(rng, args.long_share)))
     finally:
         await s.close()
 
@@ -426,6 +434,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="server port (0 = a free one)")
     parser.add_argument("--think", type=float, nargs=2, default=(3.0, 10.0), metavar=("MIN", "MAX"),
                         help="seconds a student looks at the page between acts (uniform)")
+    parser.add_argument("--long-share", type=float, default=0.05,
+                        help="share of typed texts that are a pasted paragraph instead of a sentence")
     parser.add_argument("--ramp", type=float, default=10.0, help="students arrive over this many seconds")
     parser.add_argument("--timeout", type=float, default=60.0, help="an interaction slower than this is an error")
     parser.add_argument("--max-actions", type=int, default=500, help="per student, a bound besides --seconds")
