@@ -31,8 +31,10 @@ def test_attention_heatmap_labels_range_and_hover():
     assert layout["xaxis"]["ticktext"] == ["00 [CLS]", "01 the", "02 cat", "03 the", "04 &lt;script&gt;", "05 [SEP]"]
     assert layout["yaxis"]["ticktext"] == layout["xaxis"]["ticktext"]
     assert layout["yaxis"]["autorange"] == "reversed"
-    assert trace["text"][2][4] == "query 02 cat<br>key 04 &lt;script&gt;"
-    assert "%{z" in trace["hovertemplate"]
+    # Cells sit on category axes named by the unique labels: the hover names both tokens.
+    assert layout["xaxis"]["type"] == "category"
+    assert list(trace["x"]) == layout["xaxis"]["ticktext"] and list(trace["y"]) == layout["xaxis"]["ticktext"]
+    assert trace["hovertemplate"].startswith("query %{y}<br>key %{x}<br>weight %{z")
 
 
 def test_heatmap_uses_named_palette():
@@ -46,14 +48,20 @@ def test_heatmap_rejects_mismatched_tokens():
         va.attention_heatmap(random_patterns()[0, 0], TOKENS[:5])
 
 
-def test_long_input_thins_ticks_and_drops_cell_text():
+def test_long_input_thins_ticks_but_keeps_every_cell():
     n = 300
     p = np.full((n, n), 1.0 / n, dtype=np.float32)
     fig = va.attention_heatmap(p, [f"w{i}" for i in range(n)])
     trace = heatmap_trace(fig)
-    assert trace.get("text") is None
-    assert "query %{y}" in trace["hovertemplate"]
-    assert len(fig.to_dict()["layout"]["xaxis"]["ticktext"]) <= va.MAX_TICKS
+    assert len(trace["x"]) == n and plotly_array(trace["z"]).shape == (n, n)
+    assert trace.get("text") is None  # no per-cell payload
+    ticks = fig.to_dict()["layout"]["xaxis"]
+    assert len(ticks["ticktext"]) <= va.MAX_TICKS and ticks["tickvals"] == ticks["ticktext"]
+
+
+def test_heatmap_refuses_repeated_labels():
+    with pytest.raises(ValueError, match="unique"):
+        va.heatmap(np.zeros((2, 2)), ["the", "the"], ["a", "b"])
 
 
 def test_segments_add_a_and_b_legend_and_boundary():

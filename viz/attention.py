@@ -14,9 +14,8 @@ import plotly.graph_objects as go
 
 from viz.common import MASKED_COLOUR, SEGMENT_COLOURS, SEQUENTIAL, check_matrix, token_labels
 
-# Above this many cells a heatmap carries no per-cell hover text (the JSON
-# would grow to megabytes); hover then shows positions, which are the
-# numbers in front of each tick label.
+# Above this many cells the all-heads overview carries no per-cell hover
+# text (the JSON would grow to megabytes); its tile markers still name the head.
 MAX_HOVER_CELLS = 40_000
 # At most this many tick labels on an axis; longer inputs label every k-th token.
 MAX_TICKS = 64
@@ -121,14 +120,6 @@ def axis_ticks(labels: Sequence[str]) -> tuple[list[int], list[str]]:
     return positions, [plot_text(labels[i]) for i in positions]
 
 
-def _hover_text(rows: Sequence[str], cols: Sequence[str], row_title: str, col_title: str) -> np.ndarray | None:
-    if len(rows) * len(cols) > MAX_HOVER_CELLS:
-        return None
-    r = np.array([f"{row_title} {plot_text(x)}" for x in rows], dtype=object)
-    c = np.array([f"{col_title} {plot_text(x)}" for x in cols], dtype=object)
-    return (r[:, None] + "<br>" + c[None, :]).tolist()
-
-
 def segment_marks(fig: go.Figure, segments: Sequence[int] | None, *, row: int | None = None, col: int | None = None) -> None:
     """Colour sentence A / B along both axes of a heatmap and draw the boundary."""
     if segments is None or len(set(segments)) < 2:
@@ -150,6 +141,8 @@ def segment_marks(fig: go.Figure, segments: Sequence[int] | None, *, row: int | 
                        marker=dict(symbol="square", size=12, color=colour), showlegend=True),
             row=row, col=col,
         )
+    # Push the row labels left of the band instead of under it.
+    fig.update_yaxes(ticklabelstandoff=14, row=row, col=col)
     boundary = int(np.flatnonzero(seg == 1).min()) - 0.5
     for axis in ("v", "h"):
         kwargs = dict(x0=boundary, x1=boundary, yref="y domain", y0=0, y1=1) if axis == "v" else \
@@ -196,20 +189,23 @@ def heatmap(
     hi = float(finite.max()) if zmax is None and finite.size else zmax
     if lo is not None and hi is not None and lo == hi:
         hi = lo + 1e-6
-    text = _hover_text(rows, cols, row_title, col_title)
-    if text is not None:
-        hover = "%{text}<br>" + value_name + " %{z:.4g}<extra></extra>"
-    else:
-        hover = row_title + " %{y}<br>" + col_title + " %{x}<br>" + value_name + " %{z:.4g}<extra></extra>"
+    # Cells sit on category axes whose categories are the index-prefixed labels:
+    # they are unique, so plotly merges nothing, cells stay in position order,
+    # and the hover names both tokens without a per-cell text array (which
+    # would cost megabytes at 512 tokens).
+    row_cats = [plot_text(label) for label in rows]
+    col_cats = [plot_text(label) for label in cols]
+    if len(set(row_cats)) != len(row_cats) or len(set(col_cats)) != len(col_cats):
+        raise ValueError("heatmap labels must be unique (use viz.common.token_labels)")
+    hover = row_title + " %{y}<br>" + col_title + " %{x}<br>" + value_name + " %{z:.4g}<extra></extra>"
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=np.arange(len(cols)),
-            y=np.arange(len(rows)),
+            x=col_cats,
+            y=row_cats,
             zmin=lo,
             zmax=hi,
             colorscale=colorscale,
-            text=text,
             hovertemplate=hover,
             hoverongaps=False,
             colorbar=dict(title=dict(text=colorbar_title or value_name), thickness=14),
@@ -223,11 +219,12 @@ def heatmap(
         height=height or int(min(900, max(340, 160 + 18 * n))),
         margin=dict(l=10, r=10, t=85 if title else 40, b=10),
         plot_bgcolor=MASKED_COLOUR if masked is not None else "white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.045, x=0),  # above the segment band
     )
-    fig.update_xaxes(tickmode="array", tickvals=xt, ticktext=xl, tickangle=-60, side="bottom",
-                     title_text=col_title, showgrid=False, zeroline=False)
-    fig.update_yaxes(tickmode="array", tickvals=yt, ticktext=yl if label_rows else [""] * len(yt),
+    fig.update_xaxes(type="category", tickmode="array", tickvals=[col_cats[i] for i in xt], ticktext=xl,
+                     tickangle=-60, side="bottom", title_text=col_title, showgrid=False, zeroline=False)
+    fig.update_yaxes(type="category", tickmode="array", tickvals=[row_cats[i] for i in yt],
+                     ticktext=yl if label_rows else [""] * len(yt),
                      autorange="reversed", title_text=row_title, showgrid=False, zeroline=False)
     if masked is not None and masked.any():
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="masked (not allowed)",
@@ -307,7 +304,7 @@ def heads_grid(patterns: np.ndarray, tokens: Sequence[str], *, selected: tuple[i
                       line=dict(color="#E69F00", width=3))
     fig.update_layout(
         height=int(min(1100, max(300, 60 + n_layers * (900 / max(n_heads, 1))))),
-        margin=dict(l=10, r=10, t=30, b=10),
+        margin=dict(l=10, r=10, t=60, b=10),  # room for the head labels under the mode bar
         plot_bgcolor="white",
         clickmode="event+select",
         dragmode=False,

@@ -70,7 +70,7 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
                                    title=dict(text=value, side="top")))
         fig.add_trace(trace, row=1, col=i + 1)
         xt, xl = axis_ticks(labels)
-        fig.update_xaxes(tickmode="array", tickvals=xt, ticktext=xl, tickangle=-60, showgrid=False, zeroline=False,
+        fig.update_xaxes(type="category", tickmode="array", tickvals=xl, ticktext=xl, tickangle=-60, showgrid=False, zeroline=False,
                          row=1, col=i + 1)
         if masked is not None and masked.any():
             fig.add_shape(type="rect", xref=f"x{i + 1} domain", yref=f"y{i + 1} domain", x0=0, x1=1, y0=0, y1=1,
@@ -79,8 +79,8 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
                                      marker=dict(symbol="square", size=12, color=MASKED_COLOUR,
                                                  line=dict(color="#636363", width=1))), row=1, col=i + 1)
     yt, yl = axis_ticks(labels)
-    fig.update_yaxes(tickmode="array", tickvals=yt, ticktext=yl, row=1, col=1)
-    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False)
+    fig.update_yaxes(type="category", tickmode="array", tickvals=yl, ticktext=yl, row=1, col=1)
+    fig.update_yaxes(type="category", autorange="reversed", showgrid=False, zeroline=False)
     fig.update_layout(
         height=height or int(min(760, max(380, 230 + 16 * len(labels)))),
         margin=dict(l=10, r=10, t=70, b=150),
