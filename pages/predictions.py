@@ -93,7 +93,7 @@ else:
             rows.append({"position": token_labels(run["tokens"])[pos], "what happened": run["actions"][pos],
                          "model saw": run["input_tokens"][pos],
                          "top guesses": ", ".join(f"{tok} ({p:.0%})" for tok, p in top),
-                         "P(original word)": round(p_orig, 4)})
+                         "P(original word)": f"{p_orig * 100:.2g}%"})
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="masking_table")
         st.caption(f"{len(run['chosen'])} of {sum(a != 'special' for a in run['actions'])} ordinary tokens were "
                    "chosen (at least one, even in a short sentence).")

@@ -148,8 +148,8 @@ if steps is not None:
     services.show_figure(vw.concat_figure(z_all[:, :n], steps["out"][:n], steps["tokens"][:n], head),
                          "concat", "concat_heads.csv", matrix=concat, rows=labels,
                          cols=[f"head{h}.{j}" for h in range(n_heads) for j in range(d_head)])
+    st.markdown(f"The rows of W_O that head {head}'s {d_head} numbers multiply:")
     table("W_O", steps["W_O"], head_dims, dims, "w_o")
-    st.caption(f"The rows of W_O that head {head}'s {d_head} numbers multiply.")
 
 # ---------------------------------------------------------------- why sqrt(d_k)
 st.header("Why divide by √d_k?")

@@ -35,6 +35,7 @@ def test_step_heatmap_labels_and_mask():
     assert np.isnan(z[0, 1]) and np.isnan(z[0, 2]) and z[2, 2] == -2.5
     assert data["zmax"] == 3.0 and data["zmin"] == -3.0  # range of the allowed cells only (not 50)
     assert fig["layout"]["xaxis"]["ticktext"] == ["00 the", "01 cat", "02 the"]
+    assert list(fig["layout"]["yaxis"]["range"]) == [2.5, -0.5]    # first token on top, no margin
     assert fig["layout"]["plot_bgcolor"] == MASKED_COLOUR
 
 
@@ -85,8 +86,10 @@ def test_activation_figure_differences():
     relu = np.maximum(x, 0)
     curves = {"GELU exact": x * 0.5, "ReLU": relu}
     fig = vw.activation_figure(x, curves, "GELU exact").to_dict()
-    assert [t["name"] for t in fig["data"]] == ["GELU exact", "ReLU", "ReLU - GELU exact"]
-    np.testing.assert_allclose(plotly_array(fig["data"][2]["y"]), relu - x * 0.5)
+    assert [t["name"] for t in fig["data"]] == ["GELU exact", "ReLU", "|ReLU - GELU exact|"]
+    gap = np.abs(relu - x * 0.5)
+    np.testing.assert_allclose(plotly_array(fig["data"][2]["y"]), np.where(gap > 0, gap, np.nan))
+    assert fig["layout"]["yaxis2"]["type"] == "log"
     with pytest.raises(ValueError, match="reference"):
         vw.activation_figure(x, curves, "tanh")
 

@@ -70,9 +70,11 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
         colorbar={"title": {"text": value_name}},
         hovertemplate="%{customdata}<br>" + value_name + " %{z:.4f}<extra></extra>",
     ))
-    fig.update_xaxes(tickvals=list(range(len(cols))), ticktext=list(cols), title_text=x_title)
+    # Exact ranges: no strip of background (the mask colour) around the cells.
+    fig.update_xaxes(tickvals=list(range(len(cols))), ticktext=list(cols), title_text=x_title,
+                     range=[-0.5, len(cols) - 0.5])
     fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=list(rows), title_text=y_title,
-                     autorange="reversed")
+                     range=[len(rows) - 0.5, -0.5])
     fig.update_layout(title=title, plot_bgcolor=MASKED_COLOUR if allowed is not None else None)
     return fig
 
@@ -179,11 +181,14 @@ def scaling_figure(result: pd.DataFrame, n_keys: int) -> go.Figure:
 # --- activations ---------------------------------------------------------------------------
 
 def activation_figure(x: np.ndarray, curves: Mapping[str, np.ndarray], reference: str) -> go.Figure:
-    """Left: each activation over x. Right: each one minus the reference curve."""
+    """Left: each activation over x. Right: |each one minus the reference| on a log scale.
+
+    The log scale keeps a 1e-4 gap (GELU tanh vs exact) visible beside a 1e-1 gap (ReLU).
+    """
     if reference not in curves:
         raise ValueError(f"reference {reference!r} is not one of the curves {list(curves)}")
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("activation(x)", f"difference from {reference}"))
+                        subplot_titles=("activation(x)", f"|difference from {reference}| (log scale)"))
     for i, (name, y) in enumerate(curves.items()):
         colour = LINE_COLOURS[i % len(LINE_COLOURS)]
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name,
@@ -191,14 +196,15 @@ def activation_figure(x: np.ndarray, curves: Mapping[str, np.ndarray], reference
                                  hovertemplate=f"{name}<br>x %{{x:.3f}}<br>%{{y:.6f}}<extra></extra>"),
                       row=1, col=1)
         if name != reference:
-            fig.add_trace(go.Scatter(x=x, y=np.asarray(y) - np.asarray(curves[reference]), mode="lines",
-                                     name=f"{name} - {reference}", legendgroup=name, showlegend=False,
+            gap = np.abs(np.asarray(y, dtype=np.float64) - np.asarray(curves[reference], dtype=np.float64))
+            fig.add_trace(go.Scatter(x=x, y=np.where(gap > 0, gap, np.nan), mode="lines",
+                                     name=f"|{name} - {reference}|", legendgroup=name, showlegend=False,
                                      line={"color": colour},
-                                     hovertemplate=f"{name} - {reference}<br>x %{{x:.3f}}<br>%{{y:.3e}}<extra></extra>"),
+                                     hovertemplate=f"|{name} - {reference}|<br>x %{{x:.3f}}<br>%{{y:.3e}}<extra></extra>"),
                           row=1, col=2)
     fig.update_xaxes(title_text="x")
     fig.update_yaxes(title_text="activation(x)", row=1, col=1)
-    fig.update_yaxes(title_text="difference", row=1, col=2)
+    fig.update_yaxes(title_text="|difference|", type="log", exponentformat="power", row=1, col=2)
     fig.update_layout(title="GELU (exact erf and tanh approximation) and ReLU")
     return fig
 
@@ -259,7 +265,9 @@ def norm_stats(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> pd.Data
         for axis, what in ((1, "per token (row)"), (0, "per feature (column)")):
             records.append({
                 "normalisation": name, "statistic over": what,
-                "means range": f"{matrix.mean(axis=axis).min():+.3f} .. {matrix.mean(axis=axis).max():+.3f}",
+                # (+ 0.0 turns a rounded -0.0 into 0.0)
+                "means range": f"{round(float(matrix.mean(axis=axis).min()), 3) + 0.0:+.3f} .. "
+                               f"{round(float(matrix.mean(axis=axis).max()), 3) + 0.0:+.3f}",
                 "std range": f"{matrix.std(axis=axis).min():.3f} .. {matrix.std(axis=axis).max():.3f}",
             })
     return pd.DataFrame(records)
