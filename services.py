@@ -507,13 +507,15 @@ def attention_steps(family: str, model_id: str, texts: tuple[str, ...], layer: i
 
 
 @st.cache_data(max_entries=12, show_spinner=False)
-def prefix_experiment(family: str, model_id: str, sentence: str, extra: str) -> dict:
+def prefix_experiment(family: str, model_id: str, sentence: str, extra: str, layer: int = 0, head: int = 0) -> dict:
     """Run ``sentence`` and ``sentence + extra``; measure how much each shared row changed.
 
     The rows compared are the positions both inputs share (same token ids at
     the same positions, e.g. [CLS] and the words of ``sentence``; a trailing
-    [SEP] moves, so it is not shared). Returns a dict:
-      before, after       float32 [layer, head, query_pos, key_pos] patterns
+    [SEP] moves, so it is not shared), over every layer and head. Returns a dict:
+      after               float32 [query_pos, key_pos]: the longer input's pattern at
+                          ``layer``/``head`` (clamped to the model), for display
+      layer, head         the ones used
       tokens_before, tokens_after  list[str]
       shared              int: number of leading positions both share
       row_change          float32 [shared]: max |after - before| over layers, heads and
@@ -541,9 +543,12 @@ def prefix_experiment(family: str, model_id: str, sentence: str, extra: str) -> 
     # Weight the shared rows give to keys the shorter input does not have.
     leak = after[:, :, :shared, shared:].sum(axis=-1).max(axis=(0, 1)) if shared else np.zeros(0)
     row_change = np.maximum(row_change, leak).astype(np.float32)
+    layer = min(max(layer, 0), after.shape[0] - 1)
+    head = min(max(head, 0), after.shape[1] - 1)
     return {
-        "before": before,
-        "after": after,
+        "after": after[layer, head],
+        "layer": layer,
+        "head": head,
         "tokens_before": first["tokens"],
         "tokens_after": second["tokens"],
         "shared": int(shared),

@@ -189,7 +189,7 @@ else:
             if not infos.get(fam):
                 continue
             try:
-                result = services.prefix_experiment(fam, infos[fam].model_id, view.sentence_a, extra)
+                result = services.prefix_experiment(fam, infos[fam].model_id, view.sentence_a, extra, layer, head)
             except services.Problem as problem:
                 services.show_problem(problem)
                 continue
@@ -205,11 +205,9 @@ else:
                 st.success(message)
             else:
                 st.warning(message)
-            p_layer = min(layer, result["after"].shape[0] - 1)
-            p_head = min(head, result["after"].shape[1] - 1)
             st.plotly_chart(
-                vm.prefix_figure(result["after"][p_layer, p_head], result["tokens_after"], change, TOLERANCE,
-                                 title=f"{fam} with the word appended (layer {p_layer}, head {p_head})"),
+                vm.prefix_figure(result["after"], result["tokens_after"], change, TOLERANCE,
+                                 title=f"{fam} with the word appended (layer {result['layer']}, head {result['head']})"),
                 key=f"mask_prefix_{fam}", width="stretch")
             st.plotly_chart(vm.row_change_figure(change, result["tokens_after"], TOLERANCE,
                                                  title="largest change per earlier row (all layers and heads)"),

@@ -281,6 +281,10 @@ def test_in_a_real_browser_deep_link_typing_and_navigation():
             page.get_by_text("Every layer and head at a glance").wait_for(timeout=60_000)
             assert page.locator("textarea").first.input_value() == "dogs bark at night"
             assert "a=dogs+bark+at+night" in page.url and "enc=tiny" in page.url
+            # Clicking a tile's marker in the overview opens that head (tiny: 4 heads a layer).
+            page.locator(".js-plotly-plot").first.locator(".scatterlayer .point").nth(6).click(force=True)
+            page.wait_for_url("**layer=1&head=2**", timeout=60_000)
+            page.get_by_text("Layer 1, head 2", exact=True).wait_for(timeout=60_000)
             assert page.get_by_text("Traceback").count() == 0
             browser.close()
         assert not outside, f"requests left the machine: {outside[:3]}"
