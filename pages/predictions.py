@@ -159,6 +159,9 @@ else:
         services.show_problem(problem, kind="info")
     else:
         st.code(text.strip() + " → " + continued, language=None)
+        if not continued.strip():
+            st.caption("The decoder's most likely next token ends the text, so nothing was added; "
+                       "try a sentence without a final full stop, for example 'Once upon a time'.")
 
 # ---------------------------------------------------------------- 4. switch heads off
 st.header("4. Switch attention heads off")

@@ -16,7 +16,10 @@ def test_topk_figure_one_panel_per_mask():
     assert fig["layout"]["yaxis"]["ticktext"] == ["1. paris", "2. lyon"]
     assert fig["layout"]["yaxis2"]["ticktext"][2] == "3. an"
     assert fig["data"][1]["text"][0] == "50.0%"
-    assert list(fig["layout"]["xaxis"]["range"]) == [0, 1.15]
+    assert list(fig["layout"]["xaxis"]["range"]) == [0, pytest.approx(0.91)]        # 1.3 x the largest
+    assert fig["layout"]["xaxis2"]["range"] == fig["layout"]["xaxis"]["range"]
+    small = vpred.topk_figure([[("a", 0.01)]], ["x"]).to_dict()
+    assert list(small["layout"]["xaxis"]["range"]) == [0, 0.1]
     with pytest.raises(ValueError, match="while number of titles is 1"):
         vpred.topk_figure(preds, ["one"])
 

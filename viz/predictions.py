@@ -27,10 +27,13 @@ ACTION_COLOURS = {
 
 def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequence[str],
                 colour: str = LINE_COLOURS[0]) -> go.Figure:
-    """One horizontal bar panel per prediction list, best on top, x = probability in [0, 1]."""
+    """One horizontal bar panel per prediction list, best on top, x = probability (shared range)."""
     if len(predictions) != len(titles):
         raise ValueError(f"{len(predictions)} prediction lists, while number of titles is {len(titles)}")
     n = max(len(predictions), 1)
+    # One x range for every panel: the largest probability plus room for its label, at least 10%.
+    largest = max((p for preds in predictions for _, p in preds), default=0.0)
+    x_max = max(0.1, min(1.0, largest * 1.3))
     fig = make_subplots(rows=1, cols=n, subplot_titles=list(titles) or [""], horizontal_spacing=0.12)
     for col, preds in enumerate(predictions, start=1):
         tokens = [tok for tok, _ in preds]
@@ -43,7 +46,7 @@ def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequ
         ), row=1, col=col)
         fig.update_yaxes(tickvals=list(rank), ticktext=[f"{i + 1}. {t}" for i, t in enumerate(tokens)],
                          autorange="reversed", row=1, col=col)
-        fig.update_xaxes(range=[0, 1.15], title_text="probability", tickformat=".0%", row=1, col=col)
+        fig.update_xaxes(range=[0, x_max], title_text="probability", tickformat=".0%", row=1, col=col)
     fig.update_layout(height=160 + 28 * max((len(p) for p in predictions), default=1))
     return fig
 
