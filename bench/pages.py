@@ -254,6 +254,7 @@ def bench_browser(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[di
             page = context.new_page()
             errors: list[str] = []
             page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.on("response", lambda r: r.status >= 400 and errors.append(f"HTTP {r.status} {r.url}"))
             page.goto(f"http://127.0.0.1:{port}/attention?a=" + words_sentence(12, 998).replace(" ", "+"))
             page.wait_for_selector(".st-key-att_head_fig .js-plotly-plot .main-svg", timeout=180_000)
             page.wait_for_timeout(1500)
