@@ -46,9 +46,9 @@ try:
 except services.Problem as problem:
     services.show_problem(problem)
     st.stop()
-if parts["truncated"]:
-    st.info(f"Your text is longer than the encoder's {parts['n_positions']} positions; only the first "
-            f"{parts['n_positions']} tokens are used. Shorten the text to see all of it.")
+for note in services.input_notes(view.sentence_a + " " + view.sentence_b, parts["tokens"], parts["truncated"],
+                                  parts["n_positions"]):
+    st.info(services.escape_markdown(note))
 
 tokens = parts["tokens"]
 st.markdown(
@@ -153,8 +153,8 @@ st.markdown(
 if not view.has_pair:
     st.info("Type a second sentence into sentence B in the sidebar that uses one of the words of sentence A.")
     st.stop()
-family = services.url_widget(st.radio, "em_fam", "encoder", "Model", options=["encoder", "decoder"],
-                             horizontal=True, format_func=lambda f: f"{f} ({view.model(f)})")
+family = services.url_widget(st.radio, "em_fam", "encoder", "Model", options=["encoder", "decoder"], horizontal=True,
+                             format_func=lambda f: f"{f} ({services.escape_markdown(view.model(f))})")
 try:
     first = services.layer_vectors(family, view.model(family), view.sentence_a)
     second = services.layer_vectors(family, view.model(family), view.sentence_b)

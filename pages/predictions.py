@@ -53,8 +53,10 @@ try:
 except services.Problem as problem:
     services.show_problem(problem, kind="info")
 if fill is not None:
-    if fill["truncated"]:
-        st.info("Your text is longer than the encoder can read; only its beginning is used.")
+    for note in services.input_notes(text, fill["tokens"], fill["truncated"],
+                                     services.model_info("encoder", view.encoder).n_positions):
+        if "[MASK]" not in note:      # typing [MASK] is what this part asks for
+            st.info(services.escape_markdown(note))
     if fill["more_masks"]:
         st.info(f"Only the first {len(fill['positions'])} blanks are shown; {fill['more_masks']} more were left out.")
     titles = [f"blank at {token_labels(fill['tokens'])[p]} (hidden: {orig})"

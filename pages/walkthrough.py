@@ -49,7 +49,7 @@ def heatmap(matrix: np.ndarray, title: str, key: str, labels: list, allowed: np.
 
 # ---------------------------------------------------------------- choose the head
 family = services.url_widget(st.radio, "wt_fam", "encoder", "Model", options=["encoder", "decoder"], horizontal=True,
-                             format_func=lambda f: f"{f} ({view.model(f)})")
+                             format_func=lambda f: f"{f} ({services.escape_markdown(view.model(f))})")
 steps = None
 try:
     info = services.model_info(family, view.model(family))
@@ -75,9 +75,9 @@ if steps is not None:
     d_head, n_heads = steps["d_head"], steps["n_heads"]
     dims = [f"d{j}" for j in range(steps["X"].shape[1])]
     head_dims = [f"h{j}" for j in range(d_head)]
-    if steps["truncated"]:
-        st.info("Your text is longer than the model can read; only its first tokens are used. Shorten it to see all.")
-    st.markdown(f"{info.name}: d_model = {info.d_model}, {n_heads} heads of d_head = {d_head} "
+    for note in services.input_notes(view.sentence_a, steps["tokens"], steps["truncated"], info.n_positions):
+        st.info(services.escape_markdown(note))
+    st.markdown(f"{services.escape_markdown(info.name)}: d_model = {info.d_model}, {n_heads} heads of d_head = {d_head} "
                 f"(the original Transformer: d_model 512, 8 heads of 64, feed-forward 2048).")
 
     st.header("Step 1. The input X")

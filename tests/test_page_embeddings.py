@@ -108,4 +108,4 @@ def test_bad_input_gives_a_sentence_not_an_exception(text):
     else:
         assert at.get("plotly_chart"), texts(at)
     if text.startswith("word"):
-        assert "longer than the encoder" in texts(at) and "Showing the first 48" in texts(at)
+        assert "longer than this model" in texts(at) and "Showing the first 48" in texts(at)

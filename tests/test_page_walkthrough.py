@@ -120,4 +120,6 @@ def test_bad_input_gives_a_sentence_not_an_exception(text):
     else:
         figure(at, "softmax: attention weights")
     if text.startswith("word"):
-        assert "Showing the first 48 of 512 tokens" in texts(at)
+        assert "Showing the first 48 of 512 tokens" in texts(at) and "longer than this model" in texts(at)
+    if text.startswith("[MASK]"):
+        assert "special tokens" in texts(at)

@@ -95,3 +95,13 @@ def test_layer_similarity_and_neighbours():
     fig = ve.neighbours_figure(layers, [("s1", ["a", "b", "c"], blanked)]).to_dict()
     assert fig["layout"]["coloraxis"]["cmax"] == 0.6
     assert ve.nearest_tokens(["a", "b", "c"], sims[2], word_pos=2, k=1) == [("01 b", 0.6)]
+
+
+def test_tokens_that_look_like_html_are_escaped_for_plotly():
+    tokens = ["[CLS]", "<b>", "&", "[SEP]"]
+    rng = np.random.default_rng(1)
+    parts = {"token": rng.standard_normal((4, 3)), "position": rng.standard_normal((4, 3))}
+    bars = ve.contribution_figure(tokens, parts, sum(parts.values())).to_dict()
+    assert bars["layout"]["xaxis"]["ticktext"][1:3] == ["01 &lt;b&gt;", "02 &amp;"]
+    strip = ve.segments_figure([("x", tokens, [0, 0, 0, 0])]).to_dict()
+    assert strip["data"][0]["text"][1] == "&lt;b&gt;"

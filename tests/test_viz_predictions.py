@@ -78,3 +78,11 @@ def test_ablation_figure():
     assert [t["name"] for t in fig["data"]] == ["all heads", "heads switched off"]
     np.testing.assert_allclose(plotly_array(fig["data"][1]["x"]), [0.2, 0.3])
     assert fig["layout"]["barmode"] == "group"
+
+
+def test_tokens_that_look_like_html_are_escaped_for_plotly():
+    fig = vpred.topk_figure([[("<i>", 0.5)]], ["blank at 01 <br>"]).to_dict()
+    assert fig["layout"]["yaxis"]["ticktext"] == ["1. &lt;i&gt;"]
+    assert fig["layout"]["annotations"][0]["text"] == "blank at 01 &lt;br&gt;"
+    strip = vpred.masking_figure(["<a>"], ["[MASK]"], ["[MASK]"]).to_dict()
+    assert strip["data"][0]["text"] == ["&lt;a&gt;"]

@@ -115,3 +115,10 @@ def test_norm_figure_ranges_and_labels():
     expected = max(np.abs(vw.layer_norm(x)).max(), np.abs(vw.batch_norm(x)).max())
     assert layout["coloraxis2"]["cmax"] == pytest.approx(expected)
     assert layout["yaxis"]["ticktext"] == ["00 a", "01 b", "02 c"]
+
+
+def test_tokens_that_look_like_html_are_escaped_for_plotly():
+    labels = token_labels(["<script>", "x"])
+    fig = vw.step_heatmap(np.eye(2), labels, labels, "t").to_dict()
+    assert fig["layout"]["xaxis"]["ticktext"][0] == "00 &lt;script&gt;"
+    assert "&lt;script&gt;" in fig["data"][0]["customdata"][0][0]

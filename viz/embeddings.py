@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from viz.common import DIVERGING, MASKED_COLOUR, SEGMENT_COLOURS, SEQUENTIAL, check_matrix, token_labels
+from viz.attention import plot_text
 from viz.positional import LINE_COLOURS
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[MASK]")
@@ -44,7 +45,7 @@ def contribution_figure(tokens: Sequence[str], parts: Mapping[str, np.ndarray], 
     """Stacked bars per token: each part's length along the sum's direction; a marker at |sum|."""
     parts = _check_parts(tokens, parts)
     total = _check_parts(tokens, {total_name: total})[total_name]
-    labels = token_labels(tokens)
+    labels = [plot_text(label) for label in token_labels(tokens)]
     positions = np.arange(len(tokens))
     fig = go.Figure()
     for i, (name, along) in enumerate(projections_onto(total, parts).items()):
@@ -85,7 +86,7 @@ def dims_figure(tokens: Sequence[str], parts: Mapping[str, np.ndarray], dims: Se
     d_model = next(iter(parts.values())).shape[1]
     if not dims or min(dims) < 0 or max(dims) >= d_model:
         raise ValueError(f"dimensions must be between 0 and {d_model - 1}, got {dims}")
-    labels = token_labels(tokens)
+    labels = [plot_text(label) for label in token_labels(tokens)]
     names = list(parts)
     shared = [n for n in names if n not in separate]
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.03)
@@ -136,8 +137,8 @@ def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int]]],
                 legendgroup=f"segment {seg}", showlegend=seg not in shown_segments,
                 marker={"symbol": symbols, "size": 26, "color": SEGMENT_COLOURS[seg % len(SEGMENT_COLOURS)],
                         "opacity": 0.35},
-                text=[tokens[i] for i in where], textposition="middle center",
-                customdata=[f"{i:02d} {tokens[i]}" for i in where],
+                text=[plot_text(tokens[i]) for i in where], textposition="middle center",
+                customdata=[plot_text(f"{i:02d} {tokens[i]}") for i in where],
                 hovertemplate=f"%{{customdata}}<br>segment id {seg}<br>position id %{{x}}<extra>{row_title}</extra>",
             ))
             fig.add_trace(go.Scatter(
@@ -159,6 +160,7 @@ def grouped_bars(labels: Sequence[str], series: Mapping[str, np.ndarray], title:
     """Grouped bars: one group per label, one bar per series."""
     fig = go.Figure()
     positions = np.arange(len(labels))
+    labels = [plot_text(label) for label in labels]
     for i, (name, values) in enumerate(series.items()):
         if len(values) != len(labels):
             raise ValueError(f"{name} has {len(values)} values, while number of labels is {len(labels)}")
@@ -207,7 +209,7 @@ def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Se
     """
     fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[p[0] for p in panels], vertical_spacing=0.25)
     for r, (title, tokens, sims) in enumerate(panels, start=1):
-        labels = token_labels(tokens)
+        labels = [plot_text(label) for label in token_labels(tokens)]
         check_matrix(np.asarray(sims), layer_names, labels, title)
         fig.add_trace(go.Heatmap(
             z=sims, x=np.arange(len(tokens)), y=np.arange(len(layer_names)), coloraxis="coloraxis",

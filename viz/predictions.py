@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from viz.common import token_labels
+from viz.attention import plot_text
 from viz.positional import LINE_COLOURS
 
 # What happened to each position in the masking procedure, and its colour (Okabe-Ito).
@@ -34,9 +35,10 @@ def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequ
     # One x range for every panel: the largest probability plus room for its label, at least 10%.
     largest = max((p for preds in predictions for _, p in preds), default=0.0)
     x_max = max(0.1, min(1.0, largest * 1.3))
-    fig = make_subplots(rows=1, cols=n, subplot_titles=list(titles) or [""], horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=n, subplot_titles=[plot_text(t) for t in titles] or [""],
+                        horizontal_spacing=0.12)
     for col, preds in enumerate(predictions, start=1):
-        tokens = [tok for tok, _ in preds]
+        tokens = [plot_text(tok) for tok, _ in preds]
         probs = np.array([p for _, p in preds], dtype=np.float64)
         rank = np.arange(len(tokens))
         fig.add_trace(go.Bar(
@@ -95,7 +97,8 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
     if not len(tokens) == len(input_tokens) == len(actions):
         raise ValueError(f"{len(tokens)} tokens, {len(input_tokens)} input tokens and {len(actions)} actions must match")
     fig = go.Figure()
-    labels = token_labels(tokens)
+    labels = [plot_text(label) for label in token_labels(tokens)]
+    tokens, input_tokens = [plot_text(t) for t in tokens], [plot_text(t) for t in input_tokens]
     for action, colour in ACTION_COLOURS.items():
         where = [i for i, a in enumerate(actions) if a == action]
         if not where:
@@ -123,6 +126,7 @@ def ablation_figure(tokens: Sequence[str], before: Sequence[float], after: Seque
     if not len(tokens) == len(before) == len(after):
         raise ValueError(f"{len(tokens)} tokens, {len(before)} and {len(after)} probabilities must match")
     rank = np.arange(len(tokens))
+    tokens = [plot_text(t) for t in tokens]
     fig = go.Figure()
     for name, values, colour in (("all heads", before, LINE_COLOURS[0]), ("heads switched off", after, LINE_COLOURS[5])):
         fig.add_trace(go.Bar(x=np.asarray(values, dtype=np.float64), y=rank, orientation="h", name=name,
@@ -130,5 +134,5 @@ def ablation_figure(tokens: Sequence[str], before: Sequence[float], after: Seque
                              hovertemplate=f"%{{customdata}}<br>{name}: %{{x:.4f}}<extra></extra>"))
     fig.update_yaxes(tickvals=list(rank), ticktext=list(tokens), autorange="reversed")
     fig.update_xaxes(range=[0, 1], title_text="probability", tickformat=".0%")
-    fig.update_layout(barmode="group", title=title, height=180 + 40 * len(tokens))
+    fig.update_layout(barmode="group", title=plot_text(title), height=180 + 40 * len(tokens))
     return fig

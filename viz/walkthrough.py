@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from viz.common import DIVERGING, MASKED_COLOUR, SEQUENTIAL, check_matrix, token_labels
+from viz.attention import plot_text
 from viz.positional import LINE_COLOURS
 
 
@@ -53,6 +54,7 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     check_matrix(matrix, rows, cols, title)
+    rows, cols = [plot_text(r) for r in rows], [plot_text(c) for c in cols]
     shown = matrix.copy()
     if allowed is not None:
         shown = np.where(np.asarray(allowed, dtype=bool), shown, np.nan)
@@ -91,7 +93,7 @@ def concat_figure(z_heads: np.ndarray, out: np.ndarray, tokens: Sequence[str], h
     if len(tokens) != n_pos:
         raise ValueError(f"z has {n_pos} positions, while number of tokens is {len(tokens)}")
     concat = z_heads.transpose(1, 0, 2).reshape(n_pos, n_heads * d_head)  # [pos, head * d_head]
-    labels = token_labels(tokens)
+    labels = [plot_text(label) for label in token_labels(tokens)]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
                         subplot_titles=(f"concat of {n_heads} heads' z  [pos, {n_heads * d_head}]",
                                         f"attn.out = concat W_O + b_O  [pos, {out.shape[1]}]"))
@@ -233,6 +235,7 @@ def norm_figure(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> go.Fig
     x = np.asarray(x, dtype=np.float64)
     cols = [f"f{j}" for j in range(x.shape[1])]
     check_matrix(x, rows, cols, "token batch")
+    rows = [plot_text(r) for r in rows]
     panels = (("input", x), ("LayerNorm: each row", layer_norm(x, eps)), ("BatchNorm: each column", batch_norm(x, eps)))
     fig = make_subplots(rows=1, cols=3, subplot_titles=[name for name, _ in panels], horizontal_spacing=0.08)
     for col, (name, matrix) in enumerate(panels, start=1):
