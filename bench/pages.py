@@ -39,6 +39,7 @@ Targets: warm server time of Attention < 0.3 s at 12 words; browser draw of all 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import http.server
 import json
@@ -55,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from classroom import free_port, start_server, stop_server  # noqa: E402
+from classroom import Session, free_port, start_server, stop_server  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -287,9 +288,32 @@ def bench_browser(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[di
                 print(f"  note: {len(blocked)} non-local requests blocked {sorted(set(blocked))[:3]}, "
                       f"{len(errors)} console errors {errors[:3]}", flush=True)
             browser.close()
+        # The same submits without a browser (a websocket client, as in classroom.py): the server's share alone.
+        for row, (size, make) in zip(rows, sizes.items()):
+            row["ws_s"] = median(asyncio.run(_server_only(port, [make(300 + rep) for rep in range(reps)])))
+            print(f"  attention {size:10s}: same submit without a browser (websocket client): "
+                  f"{row['ws_s']:.2f} s to script_finished", flush=True)
     finally:
         stop_server(proc)
     return rows
+
+
+async def _server_only(port: int, texts: list[str]) -> list[float]:
+    session = Session(f"ws://127.0.0.1:{port}/_stcore/stream", f"http://127.0.0.1:{port}", 180)
+    await session.connect()
+    try:
+        first = await session.open("attention", words_sentence(12, 997))
+        if first.error:
+            raise RuntimeError(first.error)
+        times = []
+        for text in texts:
+            result = await session.type_sentence(text)
+            if result.error:
+                raise RuntimeError(result.error)
+            times.append(result.seconds)
+        return times
+    finally:
+        await session.close()
 
 
 # ---------------------------------------------------------------------------
@@ -457,9 +481,11 @@ def main() -> int:
         print(f"target: warm Attention at 12 words < {TARGET_WARM_S} s: {att['warm_s']:.3f} s "
               f"{'PASS' if att['warm_s'] < TARGET_WARM_S else 'FAIL'}")
     if "browser" in report:
-        print(f"\n{'attention, browser':20s} {'tokens':>6s} {'drawn s':>8s} {'last msg s':>10s} {'KB':>7s}")
+        print(f"\n{'attention, browser':20s} {'tokens':>6s} {'drawn s':>8s} {'last msg s':>10s} {'KB':>7s} "
+              f"{'no-browser s':>12s}")
         for r in report["browser"]:
-            print(f"{r['size']:20s} {r['tokens']:6d} {r['drawn_s']:8.2f} {r['last_msg_s']:10.2f} {r['kb']:7.0f}")
+            print(f"{r['size']:20s} {r['tokens']:6d} {r['drawn_s']:8.2f} {r['last_msg_s']:10.2f} {r['kb']:7.0f} "
+                  f"{r.get('ws_s', float('nan')):12.2f}")
         r128 = next(r for r in report["browser"] if r["size"] == "128 tokens")
         print(f"target: all heads drawn < {TARGET_DRAW_S} s at 128 tokens: {r128['drawn_s']:.2f} s "
               f"{'PASS' if r128['drawn_s'] < TARGET_DRAW_S else 'FAIL'}")
