@@ -32,6 +32,9 @@ def test_table_heatmap_shape_and_symmetric_range(table):
     assert data["zmin"] == -data["zmax"] and data["zmax"] == pytest.approx(np.abs(table).max())
     shifted = vp.table_heatmap(table[1:], "t", first_pos=1).to_dict()["data"][0]
     assert plotly_array(shifted["y"])[0] == 1
+    big = vp.table_heatmap(table, "big", max_cells=1024).to_dict()      # 64 x 32 = 2048 cells
+    assert plotly_array(big["data"][0]["z"]).shape == (32, 32) and plotly_array(big["data"][0]["y"])[1] == 2
+    assert big["layout"]["title"]["text"] == "big (one position in 2 shown)"
     sim = vp.similarity_heatmap(vp.similarity_matrix(table[5:]), "s", first_pos=5).to_dict()["data"][0]
     assert plotly_array(sim["x"])[0] == 5 and (sim["zmin"], sim["zmax"]) == (-1.0, 1.0)
 

@@ -53,12 +53,21 @@ def wave_figure(table: np.ndarray, dims: Sequence[int]) -> go.Figure:
     return fig
 
 
-def table_heatmap(table: np.ndarray, title: str, max_abs: float | None = None, first_pos: int = 0) -> go.Figure:
-    """The whole table as a heatmap: positions down (starting at first_pos), dimensions across, signed colours."""
+def table_heatmap(table: np.ndarray, title: str, max_abs: float | None = None, first_pos: int = 0,
+                  max_cells: int = 300_000) -> go.Figure:
+    """The whole table as a heatmap: positions down (starting at first_pos), dimensions across, signed colours.
+
+    A table with more than max_cells cells shows every k-th position (said in the title),
+    so a huge table does not turn into tens of megabytes of figure; values go out as float32.
+    """
     table = _check_table(table)
     bound = _symmetric_range(table) if max_abs is None else max_abs
+    step = max(1, int(np.ceil(table.size / max_cells)))
+    if step > 1:
+        title = f"{title} (one position in {step} shown)"
     fig = go.Figure(go.Heatmap(
-        z=table, x=np.arange(table.shape[1]), y=np.arange(first_pos, first_pos + table.shape[0]),
+        z=table[::step].astype(np.float32), x=np.arange(table.shape[1]),
+        y=np.arange(first_pos, first_pos + table.shape[0], step),
         colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
         colorbar={"title": {"text": "value"}},
         hovertemplate="pos %{y}<br>dim %{x}<br>value %{z:.4f}<extra></extra>",
@@ -94,7 +103,7 @@ def similarity_heatmap(sim: np.ndarray, title: str, cosine: bool = True, first_p
     bound = 1.0 if cosine else _symmetric_range(sim)
     positions = np.arange(first_pos, first_pos + sim.shape[0])
     fig = go.Figure(go.Heatmap(
-        z=sim, x=positions, y=positions,
+        z=sim.astype(np.float32), x=positions, y=positions,
         colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
         colorbar={"title": {"text": label}},
         hovertemplate=f"pos %{{y}} vs pos %{{x}}<br>{label} %{{z:.4f}}<extra></extra>",
