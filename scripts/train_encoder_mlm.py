@@ -1,0 +1,255 @@
+"""Train a BERT masked-language-model head (and the top encoder layers) on the MiniLM weights.
+
+all-MiniLM-L6-v2 ships without an MLM head. This script builds a transformers
+BertForMaskedLM from the package's config, loads the package's BertModel
+weights into `bert.*`, ties the MLM decoder to the (frozen) word embeddings and
+trains only:
+  - the top `--layers` encoder layers (the lower layers keep the package's
+    original weights, so their attention is the pretrained attention), and
+  - the MLM head: transform.dense, GELU, transform.LayerNorm, and the output bias.
+
+Masking follows BERT: 15% of the non-special tokens are chosen; of those 80%
+become [MASK], 10% a random token, 10% stay unchanged; the loss is the cross
+entropy on the chosen positions only, and the vocabulary logits are computed
+only there (the largest saving on a CPU).
+
+Head initialisation (`--head-init identity`): the transform's dense layer
+starts as the identity and its LayerNorm as (1, 0), so at step 0 the logits
+are the dot products of the last hidden state with the word embeddings; the
+output bias starts as the log unigram frequency of the training tokens.
+
+Training examples pack corpus lines as `[CLS] a [SEP] b [SEP] ...` up to
+`--seq-len` tokens. Everything is seeded; the random state is checkpointed,
+so a resumed run continues the same stream. Logs: runs/encoder/<name>/log.csv.
+
+Usage:
+  .venv/bin/python scripts/train_encoder_mlm.py --name l4 --layers 4 --minutes 60
+  .venv/bin/python scripts/train_encoder_mlm.py --name l4 --resume --minutes 30
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bundled_common import (CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, ROOT, SEP_ID, CsvLog, Timer,  # noqa: E402
+                            load_package_bert_state, package_model_dir, save_checkpoint, tokenized_corpus,
+                            training_loop)
+
+NUM_LAYERS = 6
+
+
+def build_model(finetuned_layers: int, head_init: str, unigram_log_prob: torch.Tensor | None):
+    """BertForMaskedLM with the package weights in bert.*, everything but the top layers and head frozen."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    config = BertConfig.from_json_file(str(package_model_dir() / "config.json"))
+    config.hidden_dropout_prob = 0.0  # short fine-tune, far from overfitting: dropout only slows it
+    config.attention_probs_dropout_prob = 0.0
+    config.tie_word_embeddings = True
+    model = BertForMaskedLM(config)
+    package = load_package_bert_state()
+    state = {f"bert.{k}": v for k, v in package.items()}
+    result = model.load_state_dict(state, strict=False)
+    missing = sorted(result.missing_keys)
+    unexpected = sorted(result.unexpected_keys)
+    model.tie_weights()
+    decoder = model.cls.predictions.decoder
+    assert decoder.weight.data_ptr() == model.bert.embeddings.word_embeddings.weight.data_ptr(), "decoder not tied"
+    if head_init == "identity":
+        transform = model.cls.predictions.transform
+        with torch.no_grad():
+            transform.dense.weight.copy_(torch.eye(config.hidden_size))
+            transform.dense.bias.zero_()
+            transform.LayerNorm.weight.fill_(1.0)
+            transform.LayerNorm.bias.zero_()
+    if unigram_log_prob is not None:
+        with torch.no_grad():
+            model.cls.predictions.bias.copy_(unigram_log_prob)
+
+    first_trained = NUM_LAYERS - finetuned_layers
+    for name, param in model.named_parameters():
+        trained = name.startswith("cls.") and "decoder.weight" not in name
+        for i in range(first_trained, NUM_LAYERS):
+            trained |= name.startswith(f"bert.encoder.layer.{i}.")
+        param.requires_grad = trained
+    return model, missing, unexpected
+
+
+def unigram_log_prob(train: list[np.ndarray], vocab_size: int) -> torch.Tensor:
+    counts = np.bincount(np.concatenate(train), minlength=vocab_size).astype(np.float64) + 0.1
+    return torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32)
+
+
+def pack_batch(rng: np.random.Generator, lines: list[np.ndarray], batch_size: int, seq_len: int):
+    """`batch_size` rows of `[CLS] a [SEP] b [SEP] ...`, padded to seq_len. Returns (ids, attention_mask)."""
+    ids = np.full((batch_size, seq_len), PAD_ID, dtype=np.int64)
+    for row in range(batch_size):
+        pieces = [CLS_ID]
+        while len(pieces) < seq_len - 2:
+            line = lines[rng.integers(len(lines))]
+            room = seq_len - 1 - len(pieces)
+            if len(line) > room:
+                if len(pieces) > 1:
+                    break
+                start = rng.integers(len(line) - room + 1)
+                line = line[start:start + room]
+            pieces.extend(line.tolist())
+            pieces.append(SEP_ID)
+        ids[row, :len(pieces)] = pieces
+    return torch.from_numpy(ids), torch.from_numpy((ids != PAD_ID).astype(np.int64))
+
+
+def bert_masking(ids: torch.Tensor, generator: torch.Generator, vocab_size: int, rate: float = 0.15):
+    """BERT's 15% / 80-10-10 masking. Returns (masked input ids, chosen [batch, pos] bool, labels)."""
+    maskable = ids >= FIRST_REAL_ID  # never [PAD], [CLS], [SEP], [UNK] or [unused*]
+    chosen = (torch.rand(ids.shape, generator=generator) < rate) & maskable
+    if not chosen.any():
+        chosen = maskable & (torch.cumsum(maskable.long(), dim=1) == 1)
+    roll = torch.rand(ids.shape, generator=generator)
+    inputs = ids.clone()
+    inputs[chosen & (roll < 0.8)] = MASK_ID
+    random_tokens = torch.randint(FIRST_REAL_ID, vocab_size, ids.shape, generator=generator)
+    use_random = chosen & (roll >= 0.8) & (roll < 0.9)
+    inputs[use_random] = random_tokens[use_random]
+    return inputs, chosen, ids[chosen]
+
+
+def masked_lm_logits(model, input_ids, attention_mask, chosen):
+    """Vocabulary logits at the chosen positions only: [n_chosen, vocab]."""
+    hidden = model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [batch, pos, d_model]
+    return model.cls(hidden[chosen])  # [n_chosen, vocab]
+
+
+@torch.no_grad()
+def evaluate(model, valid: list[np.ndarray], seq_len: int, n_lines: int = 1500, batch_size: int = 64):
+    """Held-out MLM: each line as [CLS] line [SEP]; a fixed 15% of its tokens replaced by [MASK].
+
+    Returns (mean loss, top-1 accuracy) over the masked positions."""
+    model.eval()
+    generator = torch.Generator().manual_seed(1234)
+    total_loss, correct, count = 0.0, 0, 0
+    for start in range(0, min(n_lines, len(valid)), batch_size):
+        rows = [[CLS_ID] + v[:seq_len - 2].tolist() + [SEP_ID] for v in valid[start:start + batch_size]]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), PAD_ID, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)] = torch.tensor(r)
+        maskable = ids >= FIRST_REAL_ID
+        chosen = (torch.rand(ids.shape, generator=generator) < 0.15) & maskable
+        inputs = ids.masked_fill(chosen, MASK_ID)
+        logits = masked_lm_logits(model, inputs, (ids != PAD_ID).long(), chosen)
+        labels = ids[chosen]
+        total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
+        correct += (logits.argmax(-1) == labels).sum().item()
+        count += labels.numel()
+    model.train()
+    return total_loss / count, correct / count
+
+
+def trainable_state(model) -> dict:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train the MiniLM MLM head + top layers.")
+    parser.add_argument("--name", default="main", help="run folder under runs/encoder/")
+    parser.add_argument("--layers", type=int, default=4, help="number of top encoder layers fine-tuned")
+    parser.add_argument("--minutes", type=float, default=60.0, help="wall budget of this invocation")
+    parser.add_argument("--plan-minutes", type=float, default=None,
+                        help="length of the LR schedule in minutes (sets --steps from the measured step time)")
+    parser.add_argument("--steps", type=int, default=None, help="total steps of the LR schedule (overrides)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seq-len", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-4, help="peak LR of the encoder layers")
+    parser.add_argument("--head-lr", type=float, default=1e-3, help="peak LR of the MLM head")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--head-init", choices=["identity", "random"], default="identity")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-every", type=int, default=200)
+    parser.add_argument("--ckpt-minutes", type=float, default=4.0)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    run_dir = ROOT / "runs" / "encoder" / args.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "ckpt.pt"
+    ckpt = torch.load(ckpt_path, weights_only=False) if args.resume else None
+    if ckpt is not None:
+        saved = ckpt["args"]
+        for key in ("layers", "batch_size", "seq_len", "lr", "head_lr", "warmup", "head_init", "seed"):
+            setattr(args, key, saved[key])
+
+    torch.manual_seed(args.seed)
+    train = tokenized_corpus("train")
+    valid = tokenized_corpus("valid")
+    vocab_size = 30522
+    model, missing, unexpected = build_model(args.layers, args.head_init, unigram_log_prob(train, vocab_size))
+    print(f"missing keys (trained here): {missing}")
+    print(f"unexpected keys (ignored): {unexpected}")
+    head_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("cls.")]
+    layer_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("cls.")]
+    no_decay = {id(p) for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n}
+    groups = []
+    for params, lr in ((layer_params, args.lr), (head_params, args.head_lr)):
+        groups.append({"params": [p for p in params if id(p) not in no_decay], "weight_decay": 0.01, "peak": lr})
+        groups.append({"params": [p for p in params if id(p) in no_decay], "weight_decay": 0.0, "peak": lr})
+    optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+    n_trained = sum(p.numel() for p in head_params + layer_params)
+    print(f"trainable parameters: {n_trained:,} (top {args.layers} layers + head)")
+
+    rng = np.random.default_rng(args.seed)
+    generator = torch.Generator().manual_seed(args.seed + 1)
+    step, total_steps, tokens_seen, elapsed = 0, args.steps, 0, 0.0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["trainable"], strict=False)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        rng.bit_generator.state = ckpt["np_rng"]
+        generator.set_state(ckpt["torch_rng"])
+        step, tokens_seen, elapsed = ckpt["step"], ckpt["tokens_seen"], ckpt["elapsed"]
+        total_steps = args.steps or ckpt["total_steps"]
+        print(f"resumed at step {step}/{total_steps}, {elapsed / 60:.1f} min trained")
+    else:
+        loss0, acc0 = evaluate(model, valid, args.seq_len)
+        print(f"step 0: valid loss {loss0:.3f} acc {acc0:.3f}")
+
+    log = CsvLog(run_dir / "log.csv", ["step", "minutes", "lr", "train_loss", "valid_loss", "valid_acc", "tokens_seen"])
+    progress = {"step": step, "total_steps": total_steps, "tokens_seen": tokens_seen, "timer": Timer(elapsed)}
+
+    def train_step():
+        ids, attention_mask = pack_batch(rng, train, args.batch_size, args.seq_len)
+        inputs, chosen, labels = bert_masking(ids, generator, vocab_size)
+        logits = masked_lm_logits(model, inputs, attention_mask, chosen)
+        loss = F.cross_entropy(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(head_params + layer_params, 1.0)
+        optimizer.step()
+        return loss.item(), int(attention_mask.sum())
+
+    def run_evaluation():
+        valid_loss, valid_acc = evaluate(model, valid, args.seq_len)
+        return {"valid_loss": round(valid_loss, 4), "valid_acc": round(valid_acc, 4)}
+
+    def save():
+        save_checkpoint(ckpt_path, {
+            "args": vars(args), "trainable": trainable_state(model), "optimizer": optimizer.state_dict(),
+            "np_rng": rng.bit_generator.state, "torch_rng": generator.get_state(), "step": progress["step"],
+            "total_steps": progress["total_steps"], "tokens_seen": progress["tokens_seen"],
+            "elapsed": progress["timer"].seconds(), "missing_keys": missing, "unexpected_keys": unexpected})
+
+    model.train()
+    final = training_loop(args, progress, optimizer, train_step, run_evaluation, save, log)
+    summary = {"step": progress["step"], "total_steps": progress["total_steps"], "tokens_seen": progress["tokens_seen"],
+               "minutes": progress["timer"].seconds() / 60, **final, "args": vars(args)}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+if __name__ == "__main__":
+    main()
