@@ -104,6 +104,9 @@ if tables:
     longest = max(t.shape[0] for t in tables.values())
     tables = {"sinusoidal": services.sinusoidal(longest, width), **tables}
     titles["sinusoidal"] = f"sinusoidal (d_model {width})"
+else:
+    tables, titles = {"sinusoidal": table}, {"sinusoidal": f"sinusoidal (d_model {d_model})"}
+    st.caption("No model could be loaded, so the views below show the sinusoidal table of part 1 alone.")
 if tables:
     shown_pos = services.url_widget(st.slider, "pe_lp", 128, "Positions to show", min_value=2, max_value=1024)
     shown_pos = min(shown_pos, min(t.shape[0] for t in tables.values()))

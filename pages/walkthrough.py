@@ -119,6 +119,14 @@ if steps is not None:
         "turns each row into weights that add up to 1. Masked cells are drawn grey, not as numbers."
     )
     heatmap(steps["raw_scores"], "q·k (raw scores)", "raw_scores", labels)
+    query = services.url_widget(st.selectbox, "wt_q", min(1, len(labels) - 1), "Look at one query row",
+                                options=list(range(len(labels))), format_func=lambda i: labels[i])
+    st.markdown("Its scores taken apart: the length of the query, the length of each key, and the cosine "
+                "of the angle between them multiply to the recorded score.")
+    decomposition = vw.score_decomposition(steps["q"][query], steps["k"], steps["raw_scores"][query], labels)
+    st.dataframe(decomposition, key="decomposition")
+    services.download_csv(decomposition.to_numpy(), list(decomposition.index), list(decomposition.columns),
+                          "score_decomposition.csv", key="csv_decomposition")
     st.latex(rf"\text{{scores}} = \frac{{QK^\top}}{{\sqrt{{d_{{head}}}}}} = \frac{{QK^\top}}{{\sqrt{{{d_head}}}}}"
              rf" = \frac{{QK^\top}}{{{np.sqrt(d_head):.3f}}}")
     heatmap(steps["scores"], f"scores = q·k / √{d_head}", "scores", labels)
@@ -150,6 +158,25 @@ if steps is not None:
                          cols=[f"head{h}.{j}" for h in range(n_heads) for j in range(d_head)])
     st.markdown(f"The rows of W_O that head {head}'s {d_head} numbers multiply:")
     table("W_O", steps["W_O"], head_dims, dims, "w_o")
+
+# ---------------------------------------------------------------- scoring functions
+st.header("Four ways to score a query against a key")
+st.markdown(
+    "Attention needs a number saying how well a query matches a key. Early attention models for "
+    "translation learned a small network for it (additive) or a matrix between the two (bilinear, "
+    "also called general). The Transformer uses the plain dot product, divided by √d_k: it needs no "
+    "extra parameters and runs as one matrix product for all pairs at once. The dot product is the "
+    "bilinear score with W equal to the identity; in a Transformer, W_Q and W_K play the part of W."
+)
+st.latex(r"	ext{additive: } v^{	op}	anh(W_1 q + W_2 k) \qquad 	ext{dot: } q^{	op}k \qquad "
+         r"	ext{scaled dot: } rac{q^{	op}k}{\sqrt{d_k}} \qquad 	ext{bilinear: } q^{	op} W k")
+st.dataframe(pd.DataFrame(
+    {"extra parameters": ["W_1, W_2, v", "none", "none", "W (d × d)"],
+     "cost for all pairs": ["a small network per pair", "one matrix product", "one matrix product",
+                            "two matrix products"],
+     "known from": ["Bahdanau et al. 2015", "Luong et al. 2015", "Vaswani et al. 2017 (Transformer)",
+                    "Luong et al. 2015 ('general')"]},
+    index=["additive", "dot product", "scaled dot product", "bilinear"]), key="scoring")
 
 # ---------------------------------------------------------------- why sqrt(d_k)
 st.header("Why divide by √d_k?")

@@ -101,3 +101,18 @@ def test_no_dimension_chosen_says_what_to_do():
     at = open_page(pe_dims="")
     assert not at.exception
     assert any("Pick at least one dimension" in i.value for i in at.info)
+
+
+def test_without_any_model_the_sinusoidal_table_stands_alone(monkeypatch):
+    import services
+
+    def unavailable(family, model_id):
+        raise services.Problem(f"The {family} is not here.")
+
+    monkeypatch.setattr(services, "position_embeddings", unavailable)
+    at = open_page()
+    assert not at.exception
+    messages = " ".join(i.value for i in at.info)
+    assert "encoder is not here" in messages and "decoder is not here" in messages
+    assert "sinusoidal table of part 1 alone" in texts(at)
+    assert plotly_array(figure(at, "sinusoidal (d_model 64)", "positions 1 to 99")["data"][0]["z"]).shape == (99, 64)

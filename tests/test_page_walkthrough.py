@@ -63,6 +63,18 @@ def test_one_head_of_the_bundled_encoder_step_by_step():
     assert "blocks 0 of" in texts(at)                       # a single sentence: no padding mask
 
 
+def test_one_query_row_taken_apart():
+    at = open_page(a="Cats sleep on warm mats.", enc="tiny", wt_q="2")
+    assert not at.exception
+    assert at.selectbox(key="w_wt_q").value == 2
+    table = [d.value for d in at.dataframe if "cos θ" in d.value.columns][0]
+    raw = plotly_array(figure(at, "q·k (raw scores)")["data"][0]["z"])[2]
+    np.testing.assert_allclose(table["q·k (recorded)"], raw, atol=1e-3)
+    np.testing.assert_allclose(table["|q| |k| cos θ"], table["q·k (recorded)"], atol=2e-3)
+    at.selectbox(key="w_wt_q").set_value(0).run()
+    assert param(at, "wt_q") == "0"
+
+
 def test_layer_head_and_model_choice_in_the_url():
     at = open_page(a="Cats sleep.", enc="tiny", dec="tiny")
     assert not at.exception

@@ -44,6 +44,15 @@ def test_step_heatmap_unsigned_uses_true_range():
     assert (data["zmin"], data["zmax"]) == (0.2, 0.8)
 
 
+def test_score_decomposition_matches_the_dot_product():
+    rng = np.random.default_rng(2)
+    q, k = rng.standard_normal(4), rng.standard_normal((3, 4))
+    frame = vw.score_decomposition(q, k, k @ q, ["a", "b", "c"])
+    assert list(frame.columns) == ["|q|", "|k|", "cos θ", "|q| |k| cos θ", "q·k (recorded)"]
+    np.testing.assert_allclose(frame["|q| |k| cos θ"], frame["q·k (recorded)"], atol=2e-4)
+    assert frame["cos θ"].abs().max() <= 1
+
+
 def test_concat_figure_layout():
     rng = np.random.default_rng(0)
     z = rng.standard_normal((4, 3, 2))          # [head, pos, d_head]

@@ -81,6 +81,22 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
     return fig
 
 
+def score_decomposition(q_row: np.ndarray, k: np.ndarray, raw_row: np.ndarray,
+                        keys: Sequence[str]) -> pd.DataFrame:
+    """One query against every key: q·k = |q| |k| cos(theta), next to the model's own recorded score.
+
+    q_row [d_head], k [key_pos, d_head], raw_row [key_pos] (the trace's raw_scores for this query).
+    """
+    q_row, k = np.asarray(q_row, dtype=np.float64), np.asarray(k, dtype=np.float64)
+    check_matrix(k, keys, [str(j) for j in range(k.shape[1])], "k")
+    q_norm = float(np.linalg.norm(q_row))
+    k_norm = np.linalg.norm(k, axis=1)
+    dots = k @ q_row
+    cos = np.where(k_norm * q_norm > 0, dots / np.where(k_norm * q_norm > 0, k_norm * q_norm, 1.0), 0.0)
+    return pd.DataFrame({"|q|": q_norm, "|k|": k_norm, "cos θ": cos, "|q| |k| cos θ": q_norm * k_norm * cos,
+                         "q·k (recorded)": np.asarray(raw_row, dtype=np.float64)}, index=list(keys)).round(4)
+
+
 def concat_figure(z_heads: np.ndarray, out: np.ndarray, tokens: Sequence[str], head: int) -> go.Figure:
     """concat(z_1 .. z_h) [pos, n_heads * d_head] beside W_O's output [pos, d_model].
 
