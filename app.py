@@ -123,6 +123,9 @@ def sidebar() -> None:
             height=90,
             help="Any text. Long texts are cut to the model's limit (the page says so).",
         )
+        if len(services.param_value(services.P_SENTENCE_A, "")) > services.MAX_URL_TEXT:
+            st.caption(f"This text is longer than {services.MAX_URL_TEXT} characters, too long to travel in "
+                       "a link: a copied URL keeps the other settings but not the text.")
         services.url_widget(
             st.text_input,
             services.P_SENTENCE_B,

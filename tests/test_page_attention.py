@@ -101,6 +101,8 @@ def test_512_tokens_still_render_with_a_note():
     assert grid.shape == (2 * 48 - 1, 4 * 48 - 1)  # 2 layers x 4 heads, 512/11 -> 47 cells a side + gaps
     assert z_of(chart(at, "att_head_fig")).shape == (512, 512)
     assert at.text_area(key="w_a").value.startswith("word word")
+    assert "too long to travel in a link" in " ".join(c.value for c in at.caption)
+    assert "a" not in at.query_params  # left out of the URL rather than breaking it
 
 
 @pytest.mark.parametrize("name", sorted(BAD_TEXTS))
