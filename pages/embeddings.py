@@ -142,8 +142,52 @@ else:
         st.markdown(f"The [CLS] vector, which a classifier reads, has cosine similarity "
                     f"**{swap['cosine'][-1][0]:.3f}** between the two orders after the last block.")
 
-# ---------------------------------------------------------------- 3. polysemy
-st.header("3. One word, two meanings")
+# ---------------------------------------------------------------- 3. fine-tuning shapes
+st.header("3. What fine-tuning puts on top")
+st.markdown(
+    "A pre-trained encoder is adapted to a task by adding a very small layer on its final vectors "
+    "and training a little more. To **classify** a sentence or a sentence pair (is B an answer to A? "
+    "do they mean the same?), a layer reads only the final [CLS] vector. For **questions about a "
+    "passage** (question in segment A, passage in segment B), two learned vectors S and E score "
+    "every passage token as the start and the end of the answer; softmax turns each set of scores "
+    "into probabilities, and the answer is the span with the best start + end score."
+)
+st.latex(r"P(\text{label}) = \mathrm{softmax}(W\,h_{[\mathrm{CLS}]}) \qquad "
+         r"P(\text{start} = i) = \frac{e^{S\cdot h_i}}{\sum_j e^{S\cdot h_j}} \qquad "
+         r"P(\text{end} = i) = \frac{e^{E\cdot h_i}}{\sum_j e^{E\cdot h_j}}")
+if not view.has_pair:
+    st.info("Type a question as sentence A and a passage as sentence B in the sidebar (for example "
+            "the example 'Question and answer pair') to see the span scores.")
+else:
+    try:
+        final = services.layer_vectors("encoder", view.encoder, view.sentence_a, view.sentence_b)
+    except services.Problem as problem:
+        services.show_problem(problem)
+    else:
+        passage = [i for i, seg in enumerate(final["segments"]) if seg == 1][:-1]   # B without its [SEP]
+        if not passage:
+            st.info("Sentence B has no tokens left to score (it may have been cut at the model's limit).")
+        else:
+            span_seed = services.url_widget(st.number_input, "em_seed", 0, "Seed of the untrained S and E vectors",
+                                            min_value=0, max_value=10**6, step=1)
+            span = ve.span_scores(final["vectors"][-1], passage, int(span_seed))
+            passage_labels = [token_labels(final["tokens"])[i] for i in passage]
+            shown_labels, p_start, p_end = cut(passage_labels, span["p_start"], span["p_end"])
+            services.show_figure(
+                ve.grouped_bars(shown_labels, {"P(start)": p_start, "P(end)": p_end},
+                                "Start and end probabilities over the passage (untrained S and E)", "probability",
+                                (0.0, float(max(p_start.max(), p_end.max())) * 1.15)),
+                "span", "span_scores.csv",
+                frame=pd.DataFrame({"P(start)": span["p_start"], "P(end)": span["p_end"]}, index=passage_labels))
+            first, last = span["best"]
+            st.caption("The span with the best start + end score:")
+            st.code(" ".join(final["tokens"][passage[first]:passage[last] + 1]), language=None)
+            st.caption("S and E here are random (change the seed to draw others), so this 'answer' means "
+                       "nothing yet: fine-tuning on question-answer pairs learns S and E, and adjusts the "
+                       "encoder, until the true answer span scores highest.")
+
+# ---------------------------------------------------------------- 4. polysemy
+st.header("4. One word, two meanings")
 st.markdown(
     "A word gets the same token vector wherever it appears: the table has one row per token. "
     "Context enters only through attention, layer by layer. Put the same word in two sentences "

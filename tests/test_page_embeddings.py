@@ -89,6 +89,20 @@ def test_controls_and_url_round_trip():
     assert list(nearest.columns) == ["sentence A", "sentence B"]
 
 
+def test_span_scores_for_a_question_and_passage():
+    at = open_page(a="Where did the cat sleep?", b="The cat slept on the warm mat.", enc="tiny", em_seed="4")
+    assert not at.exception
+    bars = figure(at, "Start and end probabilities")
+    assert bars["layout"]["xaxis"]["ticktext"] == ["08 the", "09 cat", "10 slept", "11 on", "12 the", "13 warm",
+                                                   "14 mat", "15 ."]
+    assert plotly_array(bars["data"][0]["y"]).sum() == pytest.approx(1.0, abs=1e-6)
+    assert at.number_input(key="w_em_seed").value == 4
+    answer = [c.value for c in at.code][-1]
+    assert answer and all(word in "the cat slept on the warm mat ." for word in answer.split())
+    at.number_input(key="w_em_seed").set_value(5).run()
+    assert param(at, "em_seed") == "5"
+
+
 def test_single_sentence_and_no_shared_word():
     at = open_page(a="Cats sleep a lot.", b="")
     assert not at.exception

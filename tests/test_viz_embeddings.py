@@ -81,6 +81,19 @@ def test_grouped_bars_and_cosine():
     np.testing.assert_allclose(ve.cosine(np.array([[1.0, 1.0]]), np.array([[2.0, 2.0]])), [1.0])
 
 
+def test_span_scores_are_distributions_over_the_passage():
+    outputs = np.random.default_rng(3).standard_normal((7, 16))
+    result = ve.span_scores(outputs, passage=[3, 4, 5], seed=1, max_len=2)
+    assert result["p_start"].shape == (3,) and result["p_start"].sum() == pytest.approx(1.0)
+    assert result["p_end"].sum() == pytest.approx(1.0)
+    i, j = result["best"]
+    assert 0 <= i <= j < min(3, i + 2)
+    start, end = outputs[[3, 4, 5]] @ result["S"], outputs[[3, 4, 5]] @ result["E"]
+    assert start[i] + end[j] == pytest.approx(max(start[a] + end[b] for a in range(3) for b in range(a, min(3, a + 2))))
+    again = ve.span_scores(outputs, passage=[3, 4, 5], seed=1, max_len=2)
+    np.testing.assert_array_equal(again["S"], result["S"])
+
+
 def test_layer_similarity_and_neighbours():
     layers = ["token emb", "layer 1", "layer 2"]
     fig = ve.layer_similarity_figure(layers, {"bank vs bank": [1.0, 0.8, 0.5]}).to_dict()

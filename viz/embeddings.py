@@ -230,6 +230,27 @@ def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Se
     return fig
 
 
+def span_scores(outputs: np.ndarray, passage: Sequence[int], seed: int, max_len: int = 15) -> dict:
+    """Span question answering as BERT fine-tunes it, with untrained (seeded random) vectors.
+
+    A start vector S and an end vector E [d_model] are dotted with every passage token's
+    final output; softmax over the passage gives P(start) and P(end). The answer is the span
+    i <= j < i + max_len with the largest S.h_i + E.h_j. Returns p_start, p_end [passage],
+    best (i, j) as passage indices, and S, E.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    rows = outputs[list(passage)]                                   # [passage, d_model]
+    rng = np.random.default_rng(seed)
+    start_vec, end_vec = rng.standard_normal((2, outputs.shape[1])) / np.sqrt(outputs.shape[1])
+    start, end = rows @ start_vec, rows @ end_vec                   # [passage]
+    p_start = np.exp(start - start.max())
+    p_end = np.exp(end - end.max())
+    pairs = [(i, j) for i in range(len(rows)) for j in range(i, min(len(rows), i + max_len))]
+    best = max(pairs, key=lambda ij: start[ij[0]] + end[ij[1]]) if pairs else (0, 0)
+    return {"p_start": p_start / p_start.sum(), "p_end": p_end / p_end.sum(), "best": best,
+            "S": start_vec, "E": end_vec}
+
+
 def nearest_tokens(tokens: Sequence[str], sims: np.ndarray, word_pos: int, k: int = 3) -> list[tuple[str, float]]:
     """The k tokens (index-labelled) most similar to the one at word_pos, itself excluded."""
     labels = token_labels(tokens)
