@@ -102,12 +102,13 @@ st.caption("Rows of tiles are layers (0 = closest to the input), columns are hea
            "Click a tile's corner square, or use the Layer and Head boxes, to open one head below.")
 grid, block = va.heads_grid(pattern, shown_tokens, selected=(layer, head))
 if block > 1:
-    st.info(f"{len(shown_tokens)} tokens: to keep this overview fast, each tile shows {block}x{block} blocks of "
-            "tokens averaged together. The single-head views below show every token.")
+    st.info(f"{len(shown_tokens)} tokens: to keep this overview fast, each tile shows blocks of {block}x{block} "
+            "tokens: the weight a block of queries gives a block of keys (summed over the keys, averaged over "
+            "the queries). The single-head views below show every token.")
 st.plotly_chart(grid, key="att_grid", on_select=_pick_head, selection_mode="points", width="stretch")
-small, _ = va.downsample(pattern, va.MAX_TILE)
+small, _ = va.downsample(pattern, va.MAX_TILE, how="mass")
 services.download_csv(*va.grid_csv_matrix(small), f"{family}_all_heads.csv", key="csv_grid",
-                      label="Download all heads (CSV)" + (" (block-averaged)" if block > 1 else ""))
+                      label="Download all heads (CSV)" + (" (in blocks)" if block > 1 else ""))
 
 # ---------------------------------------------------------------- one head
 st.subheader(f"Layer {layer}, head {head}")

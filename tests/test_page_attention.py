@@ -96,7 +96,7 @@ def test_512_tokens_still_render_with_a_note():
     at = run_app(a=" ".join(["word"] * 5000), **TINY)
     assert_clean(at)
     notes = texts(at.info)
-    assert "limit of 512 tokens" in notes and "blocks of tokens averaged" in notes
+    assert "limit of 512 tokens" in notes and "blocks of 11x11 tokens" in notes
     grid = z_of(chart(at, "att_grid"))
     assert grid.shape == (2 * 48 - 1, 4 * 48 - 1)  # 2 layers x 4 heads, 512/11 -> 47 cells a side + gaps
     assert z_of(chart(at, "att_head_fig")).shape == (512, 512)

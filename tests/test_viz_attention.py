@@ -119,6 +119,15 @@ def test_downsample_block_mean():
     assert block == 1 and same is m
 
 
+def test_downsample_mass_keeps_rows_summing_to_one():
+    p = random_patterns(n=7)[0, 0]  # 7 tokens in blocks of 2: the last block is partial
+    small, block = va.downsample(p, 4, how="mass")
+    assert block == 2 and small.shape == (4, 4)
+    np.testing.assert_allclose(small.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(small[0, 0], p[0:2, 0:2].sum(-1).mean(), rtol=1e-6)
+    np.testing.assert_allclose(small[3, 3], p[6, 6], rtol=1e-6)  # the partial block: one query, one key
+
+
 def test_heads_grid_tiles_every_head_with_click_markers():
     p = random_patterns(layers=2, heads=3)
     fig, block = va.heads_grid(p, TOKENS, selected=(1, 2))

@@ -91,11 +91,18 @@ def hard_attention(pattern: np.ndarray) -> np.ndarray:
     return hard
 
 
-def downsample(matrix: np.ndarray, max_size: int) -> tuple[np.ndarray, int]:
-    """Block-average a [rows, cols] matrix so neither side exceeds ``max_size``.
+def downsample(matrix: np.ndarray, max_size: int, how: str = "mean") -> tuple[np.ndarray, int]:
+    """Shrink a [..., rows, cols] matrix in square blocks so neither side exceeds ``max_size``.
 
-    Returns the smaller matrix and the block size (1 = unchanged).
+    ``how="mean"``: the mean of each block. ``how="mass"`` (for attention
+    patterns): the weight a block of queries gives a block of keys, i.e. the
+    sum over the block's keys averaged over its queries, so each row of blocks
+    still sums to 1 and the 0..1 scale stays meaningful (a plain mean would
+    shrink every value by the block width). Returns the smaller matrix and the
+    block size (1 = unchanged).
     """
+    if how not in ("mean", "mass"):
+        raise ValueError(f"how must be 'mean' or 'mass', got {how!r}")
     rows, cols = matrix.shape[-2:]
     block = max(1, math.ceil(max(rows, cols) / max_size))
     if block == 1:
@@ -107,7 +114,11 @@ def downsample(matrix: np.ndarray, max_size: int) -> tuple[np.ndarray, int]:
         constant_values=np.nan,
     )
     shape = padded.shape[:-2] + (padded.shape[-2] // block, block, padded.shape[-1] // block, block)
-    return np.nanmean(padded.reshape(shape), axis=(-3, -1)), block
+    blocks = padded.reshape(shape)
+    if how == "mean":
+        return np.nanmean(blocks, axis=(-3, -1)), block
+    per_row = np.where(np.isnan(blocks).all(axis=-1), np.nan, np.nansum(blocks, axis=-1))  # sum over keys
+    return np.nanmean(per_row, axis=-2), block  # mean over queries
 
 
 # ---------------------------------------------------------------- heatmaps
@@ -254,14 +265,15 @@ def heads_grid(patterns: np.ndarray, tokens: Sequence[str], *, selected: tuple[i
     The heads are tiled into one heatmap (rows = layers, columns = heads,
     NaN gaps between tiles), plus one clickable marker per tile (trace 1,
     ``customdata`` = [layer, head]). Inputs longer than ``max_tile`` tokens
-    are block-averaged ``block`` x ``block`` (returned) so the figure stays light.
+    are shrunk in ``block`` x ``block`` blocks (returned; see ``downsample``,
+    "mass") so the figure stays light.
     """
     if patterns.ndim != 4:
         raise ValueError(f"patterns must be [layer, head, query_pos, key_pos], got shape {patterns.shape}")
     n_layers, n_heads, n_q, n_k = patterns.shape
     if n_q != len(tokens) or n_k != len(tokens):
         raise ValueError(f"Attention has {n_q}x{n_k} positions, while number of tokens is {len(tokens)}")
-    small, block = downsample(patterns, max_tile)
+    small, block = downsample(patterns, max_tile, how="mass")
     tile = small.shape[-1]
     step = tile + 1  # one NaN row/column between tiles
     mosaic = np.full((n_layers * step - 1, n_heads * step - 1), np.nan, dtype=np.float32)
