@@ -76,7 +76,9 @@ st.markdown(
     "the model must predict the original word at **every** chosen position. Why not always "
     "[MASK]? Later, when the model is used, inputs never contain [MASK]: the unchanged 10% teach "
     "it to produce good vectors for ordinary words too, and the random 10% teach it not to trust "
-    "the input blindly, so it checks every word against its context."
+    "the input blindly, so it checks every word against its context. (The original BERT had a second "
+    "task at the same time, next-sentence prediction: from [CLS], guess whether sentence B really "
+    "followed A. The two losses were simply added.)"
 )
 seed = services.url_widget(st.number_input, "pr_seed", 0, "Random seed (change it to draw again)",
                            min_value=0, max_value=10**6, step=1)
@@ -105,8 +107,12 @@ st.header("3. Next word (decoder) vs fill-in (encoder)")
 st.markdown(
     "Hide one word of your sentence. The decoder only sees the words **before** it and guesses "
     "what comes next; the encoder sees the words on **both** sides of the blank. Hide a word in "
-    "the middle to see how much the right-hand side helps. Temperature divides the scores before "
-    "softmax: below 1 the guesses get more confident, above 1 flatter."
+    "the middle to see how much the right-hand side helps. A GPT-style decoder is an "
+    "*autoregressive* language model: it writes text one token at a time, each new token "
+    "becoming context for the next, which is why it suits generation. A BERT-style encoder is a "
+    "*denoising* model: it repairs a corrupted sentence it can see whole, which suits "
+    "understanding but not writing. Temperature divides the scores before softmax: below 1 the "
+    "guesses get more confident, above 1 flatter."
 )
 st.latex(r"P_T(w) = \frac{\exp(s_w / T)}{\sum_v \exp(s_v / T)}")
 words = list(re.finditer(r"\w+", text))
