@@ -121,7 +121,6 @@ def sidebar() -> None:
             services.DEFAULT_SENTENCE,
             "Sentence A",
             height=90,
-            help="Any text. Long texts are cut to the model's limit (the page says so).",
         )
         if len(services.param_value(services.P_SENTENCE_A, "")) > services.MAX_URL_TEXT:
             st.caption(f"This text is longer than {services.MAX_URL_TEXT} characters, too long to travel in "
