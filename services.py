@@ -210,9 +210,11 @@ def url_widget(
 ) -> Any:
     """Draw ``widget`` (st.selectbox, st.slider, st.text_input, ...) with its value kept in the URL.
 
-    The first time, the value comes from ``?name=`` in the URL (a copied link),
-    else from the session copy, else ``default``; values that do not fit
-    (an unknown option, a layer out of range) fall back to ``default``.
+    When the widget is drawn anew (first visit, or back from another page) its
+    value is the session copy (what this user last chose), else ``?name=`` in
+    the URL (a copied link opened in a new session), else ``default``; values
+    that do not fit (an unknown option, a layer out of range) fall back to
+    ``default``.
     Every run writes the value back to the URL and the session copy
     (``in_url=False``: the session copy only, for values that must survive
     page switches but not travel in links). Returns the widget's value.
