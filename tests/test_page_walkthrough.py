@@ -135,3 +135,11 @@ def test_bad_input_gives_a_sentence_not_an_exception(text):
         assert "Showing the first 48 of 512 tokens" in texts(at) and "longer than this model" in texts(at)
     if text.startswith("[MASK]"):
         assert "special tokens" in texts(at)
+
+
+def test_unknown_hub_id_falls_back_to_the_bundled_encoder():
+    at = open_page(a="Cats sleep.", enc="no-such-org/no-such-model")
+    assert not at.exception
+    assert any("Could not load the model" in e.value for e in at.error)
+    assert param(at, "enc") == "bundled"
+    assert figure(at, "scores = q·k / √32")                  # the bundled encoder's head, d_head 32
