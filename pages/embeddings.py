@@ -11,6 +11,7 @@ from viz.common import token_labels
 # Figures that label every token stay readable up to about this many tokens.
 MAX_SHOWN = 48
 SPECIALS = set(services.SPECIAL_TOKENS) | {"[MASK]", "[UNK]"}
+FUNCTION_WORDS = {"the", "a", "an", "of", "to", "in", "on", "at", "and", "or", "is", "was", "it", "he", "she", "i"}
 
 st.title("Embeddings")
 st.markdown(
@@ -210,7 +211,8 @@ if not common:
     st.info("The two sentences share no word. Use the same word in both (for example 'bank' in "
             "'She sat on the bank of the river.' and 'He paid the money into the bank.').")
     st.stop()
-default_word = max(common, key=len)
+# Start with a content word: the longest shared token that is not a very common function word.
+default_word = max(common, key=lambda t: (t not in FUNCTION_WORDS, len(t)))
 word = services.url_widget(st.selectbox, "em_w", default_word, "Word found in both sentences", options=common)
 pos_a, pos_b = first["tokens"].index(word), second["tokens"].index(word)
 layers = first["layers"]

@@ -216,9 +216,11 @@ def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Se
             customdata=np.array([[f"{lay} / {lab}" for lab in labels] for lay in layer_names], dtype=object),
             hovertemplate="%{customdata}<br>cosine %{z:.4f}<extra></extra>", name=title,
         ), row=r, col=1)
-        fig.update_xaxes(tickvals=list(range(len(tokens))), ticktext=labels, row=r, col=1)
+        # Exact ranges and no grid: blank (NaN) cells show the background colour and nothing else.
+        fig.update_xaxes(tickvals=list(range(len(tokens))), ticktext=labels, range=[-0.5, len(tokens) - 0.5],
+                         showgrid=False, row=r, col=1)
         fig.update_yaxes(tickvals=list(range(len(layer_names))), ticktext=list(layer_names),
-                         autorange="reversed", row=r, col=1)
+                         range=[len(layer_names) - 0.5, -0.5], showgrid=False, row=r, col=1)
     finite = np.concatenate([np.asarray(p[2], dtype=np.float64).ravel() for p in panels]) if panels else np.zeros(1)
     finite = finite[np.isfinite(finite)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
