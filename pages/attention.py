@@ -123,7 +123,8 @@ else:
                              title=f"layer {layer}, head {head}"), key="att_lines_fig", width="stretch")
     st.caption("Each line joins a query token (left) to a key token (right); thicker, darker lines carry more "
                "weight. Links under 0.05 are left out" + (", and only each query's 3 strongest links are drawn "
-               "for this long input." if long_input else "."))
+               "for this long input." if long_input else ".") + (" Blue lines start in sentence A, orange ones in "
+               "sentence B." if segments is not None else ""))
 services.download_csv(one, labels, labels, f"{stem}.csv", key="csv_head")
 
 # ---------------------------------------------------------------- soft vs hard
@@ -139,6 +140,7 @@ hard = va.hard_attention(one)
 with soft_col:
     st.plotly_chart(va.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights"),
                     key="att_soft", width="stretch")
+    services.download_csv(one, labels, labels, f"{stem}_soft.csv", key="csv_soft")
 with hard_col:
     st.plotly_chart(va.attention_heatmap(hard, shown_tokens, segments=segments, title="hard: arg-max per query",
                                          value_name="chosen (1 = yes)"), key="att_hard", width="stretch")

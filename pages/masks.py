@@ -122,10 +122,12 @@ for b, column in enumerate(pad_cols):
         fig_allowed, fig_pattern = vm.padded_figures(steps["allowed"][b], steps["pattern"][b], steps["tokens"][b],
                                                      lengths[b], name=names[b])
         st.plotly_chart(fig_allowed, key=f"mask_pad_allowed_{b}", width="stretch")
-        st.plotly_chart(fig_pattern, key=f"mask_pad_pattern_{b}", width="stretch")
         row_lbl = token_labels(steps["tokens"][b])
         services.download_csv(steps["allowed"][b].astype(int), row_lbl, row_lbl, f"{family}_allowed_row{b}.csv",
                               key=f"csv_pad_{b}", label="CSV (allowed)")
+        st.plotly_chart(fig_pattern, key=f"mask_pad_pattern_{b}", width="stretch")
+        services.download_csv(steps["pattern"][b], row_lbl, row_lbl, f"{family}_L{layer}H{head}_pattern_row{b}.csv",
+                              key=f"csv_pad_pattern_{b}", label="CSV (weights)")
 
 short = int(np.argmin(lengths))
 if lengths[0] != lengths[1]:
@@ -209,6 +211,9 @@ else:
                 vm.prefix_figure(result["after"], result["tokens_after"], change, TOLERANCE,
                                  title=f"{fam} with the word appended (layer {result['layer']}, head {result['head']})"),
                 key=f"mask_prefix_{fam}", width="stretch")
+            after_lbl = token_labels(result["tokens_after"])
+            services.download_csv(result["after"], after_lbl, after_lbl, f"{fam}_appended_L{result['layer']}H{result['head']}.csv",
+                                  key=f"csv_prefix_pattern_{fam}", label="CSV (weights)")
             st.plotly_chart(vm.row_change_figure(change, result["tokens_after"], TOLERANCE,
                                                  title="largest change per earlier row (all layers and heads)"),
                             key=f"mask_prefix_bars_{fam}", width="stretch")
