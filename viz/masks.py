@@ -171,7 +171,12 @@ def row_change_figure(row_change: np.ndarray, tokens: Sequence[str], tolerance: 
                       showlegend=False)
     fig.update_xaxes(tickmode="array", tickvals=list(range(len(labels))), ticktext=[plot_text(l) for l in labels],
                      tickangle=-60, title_text="query row (shared prefix)")
-    fig.update_yaxes(type="log", title_text="largest |change|", range=[np.log10(floor) - 0.5, 0.2])
+    fig.update_yaxes(type="log", title_text="largest |change|", range=[np.log10(floor) - 0.5, 0.2],
+                     exponentformat="power", dtick=2)
+    if (change == 0).any():
+        fig.add_annotation(xref="paper", yref="paper", x=0, y=0.02, xanchor="left", yanchor="bottom",
+                           showarrow=False, text="bars at the floor: exactly no change",
+                           font=dict(size=11, color="#444"))
     return fig
 
 
