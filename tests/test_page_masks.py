@@ -105,7 +105,7 @@ def test_missing_decoder_keeps_the_encoder_views(monkeypatch):
     assert "mask_vs_decoder" not in keys and "mask_prefix_decoder" not in keys
 
 
-@pytest.mark.parametrize("name", ["spaces", "emoji", "script", "special"])
+@pytest.mark.parametrize("name", sorted(BAD_TEXTS))
 def test_bad_input(name):
     text = BAD_TEXTS[name]
     at = run_app(PAGE, a=text, **TINY)
