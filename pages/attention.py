@@ -155,17 +155,19 @@ st.markdown(
 )
 st.latex(r"\tilde A^{(l)}=\mathrm{norm}\Big(\tfrac{1}{H}\sum_h A^{(l,h)}+I\Big),\qquad "
          r"R^{(l)}=\tilde A^{(l)}\,\tilde A^{(l-1)}\cdots\tilde A^{(0)}")
+# Rollout runs on every token (the residual path goes through [CLS]/[SEP] too);
+# hiding them happens afterwards, on the result.
 rolled = va.rollout(trace["pattern"])[layer]
-if hide:
-    rolled = va.restrict(rolled, va.keep_positions(tokens)) if va.keep_positions(tokens).size else rolled
+if shown_tokens is not tokens:
+    rolled = va.restrict(rolled, keep)
 summaries = (
-    ("mean", va.head_mean(pattern)[layer], f"mean over heads (layer {layer})", 1.0),
-    ("max", va.head_max(pattern)[layer], f"max over heads (layer {layer})", 1.0),
-    ("rollout", rolled, f"rollout through layers 0-{layer}", 1.0),
+    ("mean", va.head_mean(pattern)[layer], f"mean over heads (layer {layer})"),
+    ("max", va.head_max(pattern)[layer], f"max over heads (layer {layer})"),
+    ("rollout", rolled, f"rollout through layers 0-{layer}"),
 )
-for column, (name, matrix, title, zmax) in zip(st.columns(3), summaries):
+for column, (name, matrix, title) in zip(st.columns(3), summaries):
     with column:
-        st.plotly_chart(va.attention_heatmap(matrix, shown_tokens, segments=segments, title=title, zmax=zmax),
+        st.plotly_chart(va.attention_heatmap(matrix, shown_tokens, segments=segments, title=title),
                         key=f"att_sum_{name}", width="stretch")
         services.download_csv(matrix, labels, labels, f"{family}_L{layer}_{name}.csv", key=f"csv_{name}")
 st.caption("Max over heads is not a distribution: its rows can sum to more than 1.")
