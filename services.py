@@ -766,20 +766,12 @@ def _heads_off_mask(model: Any, heads_off: tuple[tuple[int, int], ...]) -> Any:
 MAX_MASKS = 8  # predictions shown for at most this many blanks (each is its own panel)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def mask_predictions(model_id: str, text: str, mask_positions: tuple[int, ...] = (), top_k: int = 5,
-                     heads_off: tuple[tuple[int, int], ...] = ()) -> dict:
-    """Fill in the blanks: every [MASK] typed in ``text`` plus the tokens at ``mask_positions``.
+def _blanked(model: Any, text: str, mask_positions: tuple[int, ...]) -> tuple[Any, list[int], list[str]]:
+    """Encode ``text`` with the tokens at ``mask_positions`` replaced by [MASK].
 
-    ``heads_off`` lists (layer, head) pairs switched off (head_mask 0). Returns a dict:
-    tokens (the input, with [MASK]s), original list[str] (the token hidden at each blank,
-    "[MASK]" where typed), positions list[int], top list (per blank) of (token, probability),
-    truncated bool, more_masks int (blanks beyond MAX_MASKS, not predicted).
+    Returns the encoding, every blank's position (typed [MASK]s included) and the token
+    each blank hides ("[MASK]" where typed); raises Problem when there is no blank.
     """
-    import torch
-
-    check_text(text)
-    model = _mlm_model(model_id)
     enc = _encode(model, [text], None)
     n = int(enc.lengths[0])
     ids = enc.input_ids.clone()
@@ -793,11 +785,33 @@ def mask_predictions(model_id: str, text: str, mask_positions: tuple[int, ...] =
         raise Problem("There is no blank to fill: type [MASK] where a word is missing "
                       "(for example: Paris is the [MASK] of France.) or pick a word to hide.")
     original = model.tokenizer.convert_ids_to_tokens(enc.input_ids[0, positions].tolist())
-    shown = positions[:MAX_MASKS]
     enc.input_ids = ids
+    return enc, positions, original
+
+
+def _blank_probs(model: Any, enc: Any, positions: list[int], heads_off: tuple[tuple[int, int], ...] = ()) -> Any:
+    """Softmax over the vocabulary at each blank: torch [blank, vocab]."""
+    import torch
+
     logits = _run(model, enc, (), _heads_off_mask(model, heads_off)).logits
-    probs = torch.softmax(logits[0, shown].float(), dim=-1)        # [blank, vocab]
-    return {"tokens": model.tokenizer.convert_ids_to_tokens(ids[0, :n].tolist()),
+    return torch.softmax(logits[0, positions].float(), dim=-1)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def mask_predictions(model_id: str, text: str, mask_positions: tuple[int, ...] = (), top_k: int = 5) -> dict:
+    """Fill in the blanks: every [MASK] typed in ``text`` plus the tokens at ``mask_positions``.
+
+    Returns a dict: tokens (the input, with [MASK]s), original list[str] (the token hidden
+    at each blank, "[MASK]" where typed), positions list[int], top list (per blank) of
+    (token, probability), truncated bool, more_masks int (blanks beyond MAX_MASKS, not predicted).
+    """
+    check_text(text)
+    model = _mlm_model(model_id)
+    enc, positions, original = _blanked(model, text, mask_positions)
+    shown = positions[:MAX_MASKS]
+    probs = _blank_probs(model, enc, shown)
+    n = int(enc.lengths[0])
+    return {"tokens": model.tokenizer.convert_ids_to_tokens(enc.input_ids[0, :n].tolist()),
             "original": original[:MAX_MASKS], "positions": shown,
             "top": [_top(row, model.tokenizer, top_k) for row in probs],
             "truncated": bool(enc.truncated), "more_masks": len(positions) - len(shown)}
@@ -808,28 +822,21 @@ def ablation(model_id: str, text: str, mask_positions: tuple[int, ...], heads_of
              top_k: int = 5) -> dict:
     """The first blank's top tokens with all heads, and their probabilities with ``heads_off`` switched off.
 
-    Returns: tokens list[str] (the union of both top-k lists, all-heads order first),
-    before / after float32 [token], top_after list of (token, probability), position int.
+    ``heads_off`` lists (layer, head) pairs whose head_mask entry is 0. Returns: tokens
+    list[str] (the union of both top-k lists, all-heads order first), before / after
+    float32 [token], top_after list of (token, probability), position int.
     """
-    import torch
-
-    base = mask_predictions(model_id, text, mask_positions, top_k)
+    check_text(text)
     model = _mlm_model(model_id)
-    enc = _encode(model, [text], None)
-    ids = enc.input_ids.clone()
-    for pos in base["positions"]:
-        ids[0, pos] = int(model.tokenizer.mask_token_id)
-    enc.input_ids = ids
-    position = base["positions"][0]
-    probs = {}
-    for name, mask in (("before", None), ("after", _heads_off_mask(model, heads_off))):
-        probs[name] = torch.softmax(_run(model, enc, (), mask).logits[0, position].float(), dim=-1)
-    top_after = _top(probs["after"], model.tokenizer, top_k)
-    tokens = [t for t, _ in base["top"][0]] + [t for t, _ in top_after if t not in dict(base["top"][0])]
+    enc, positions, _ = _blanked(model, text, mask_positions)
+    before = _blank_probs(model, enc, positions[:1])[0]
+    after = _blank_probs(model, enc, positions[:1], heads_off)[0]
+    top_before, top_after = _top(before, model.tokenizer, top_k), _top(after, model.tokenizer, top_k)
+    tokens = [t for t, _ in top_before] + [t for t, _ in top_after if t not in dict(top_before)]
     ids_of = model.tokenizer.convert_tokens_to_ids(tokens)
-    return {"tokens": tokens, "position": position, "top_after": top_after,
-            "before": probs["before"][ids_of].numpy().astype(np.float32),
-            "after": probs["after"][ids_of].numpy().astype(np.float32)}
+    return {"tokens": tokens, "position": positions[0], "top_after": top_after,
+            "before": before[ids_of].numpy().astype(np.float32),
+            "after": after[ids_of].numpy().astype(np.float32)}
 
 
 def _replacement_ids(tokenizer: Any) -> list[int]:

@@ -71,6 +71,7 @@ def test_masking_figure_rows():
     masked = [t for t in fig["data"] if t["name"] == "[MASK]"]
     assert [t["text"] for t in masked] == [["a"], ["[MASK]"]]
     assert fig["layout"]["yaxis"]["ticktext"] == ["sentence", "model input"]
+    assert fig["layout"]["xaxis"]["ticktext"] == ["00 [CLS]", "01 a", "02 b"]
 
 
 def test_ablation_figure():

@@ -114,7 +114,8 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
                 hovertemplate=f"%{{customdata}}<br>{row}: %{{text}}<br>{action}<extra></extra>",
             ))
     fig.update_yaxes(tickvals=[1.0, 0.0], ticktext=["sentence", "model input"], range=[-0.6, 1.6], showgrid=False)
-    fig.update_xaxes(title_text="pos", range=[-0.7, len(tokens) - 0.3], dtick=1)
+    fig.update_xaxes(title_text="pos", range=[-0.7, len(tokens) - 0.3], tickvals=list(range(len(tokens))),
+                     ticktext=labels)
     fig.update_layout(title="BERT masking: chosen positions and what the model sees", height=260,
                       legend={"orientation": "h", "y": -0.35})
     return fig
