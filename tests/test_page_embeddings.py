@@ -1,41 +1,25 @@
 """AppTest of the Embeddings page: the sum checked, segments, swap, polysemy, URL state, bad input."""
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from streamlit.testing.v1 import AppTest
-
+from test_app_frame import chart, run_app
 from viz.common import plotly_array
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/embeddings.py"
 BANK = {"a": "She sat on the bank of the river.", "b": "He paid the money into the bank."}
 
 
-def open_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.switch_page(PAGE)
-    return at.run()
+def open_page(**params):
+    return run_app(PAGE, **params)
 
 
-def figure(at: AppTest, *title_parts: str) -> dict:
-    """The one figure whose title contains every part."""
-    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    matches = [s for s in specs if all(p in s["layout"]["title"]["text"] for p in title_parts)]
-    assert len(matches) == 1, f"{title_parts!r} not among {[s['layout']['title']['text'] for s in specs]}"
-    return matches[0]
-
-
-def texts(at: AppTest) -> str:
+def texts(at) -> str:
     return "\n".join(el.value for group in (at.markdown, at.info, at.caption, at.warning) for el in group)
 
 
-def param(at: AppTest, name: str) -> str:
+def param(at, name: str) -> str:
     value = at.query_params[name]
     return value[-1] if isinstance(value, list) else value
 
@@ -45,17 +29,17 @@ def test_bank_pair_on_the_bundled_encoder():
     assert not at.exception
     error = float(re.search(r"max \|token \+ segment \+ position − sum\| = \*\*([0-9.e+-]+)\*\*", texts(at)).group(1))
     assert error < 1e-6
-    bars = figure(at, "bars stack to |sum|")
+    bars = chart(at, "fig_contributions")
     ticks = bars["layout"]["xaxis"]["ticktext"]
     assert ticks[0] == "00 [CLS]" and ticks[5] == "05 bank" and ticks[-1] == "19 [SEP]"
     stacked = sum(plotly_array(t["y"]) for t in bars["data"][:3])
     np.testing.assert_allclose(stacked, plotly_array(bars["data"][3]["y"]), rtol=1e-4)
-    segments = figure(at, "Your input: tokens")
+    segments = chart(at, "fig_segments")
     seg_cells = [t for t in segments["data"] if t["mode"] == "markers+text"]
     assert seg_cells[0]["text"][0] == "[CLS]" and seg_cells[1]["text"][-1] == "[SEP]"
     # polysemy: 'bank' is found in both sentences, identical at the token embedding, different after the blocks
     assert at.selectbox(key="w_em_w").value == "bank"
-    curve = plotly_array(figure(at, "The same word's vectors").get("data")[0]["y"])
+    curve = plotly_array(chart(at, "fig_polysemy")["data"][0]["y"])
     assert curve[0] == pytest.approx(1.0, abs=1e-5) and curve[-1] < 0.95
     assert len(at.get("download_button")) == len(at.get("plotly_chart"))
 
@@ -63,14 +47,14 @@ def test_bank_pair_on_the_bundled_encoder():
 def test_swap_shows_both_orders_and_changes_cls():
     at = open_page(a="The dog chased the cat.", b="The cat chased the dog.", em_sl="2")
     assert not at.exception
-    assert figure(at, "Your input: tokens")["layout"]["yaxis"]["ticktext"] == ["input", "segment id"]
-    swap = figure(at, "Both orders")
+    assert chart(at, "fig_segments")["layout"]["yaxis"]["ticktext"] == ["input", "segment id"]
+    swap = chart(at, "fig_swap_segments")
     assert swap["layout"]["yaxis"]["ticktext"] == ["A then B", "segment id", "B then A", "segment id"]
-    bars = figure(at, "other order")
+    bars = chart(at, "fig_swap")
     assert [t["name"] for t in bars["data"]] == ["input (after embeddings)", "after block 0"]
     assert "cosine similarity" in texts(at) and "between the two orders" in texts(at)
     at.selectbox(key="w_em_sl").set_value(7).run()
-    assert [t["name"] for t in figure(at, "other order")["data"]][1] == "after block 5"
+    assert [t["name"] for t in chart(at, "fig_swap")["data"]][1] == "after block 5"
     assert param(at, "em_sl") == "7"
 
 
@@ -78,10 +62,10 @@ def test_controls_and_url_round_trip():
     at = open_page(**BANK, em_w="the", em_dims="3,5", em_nl="1")
     assert not at.exception
     assert at.selectbox(key="w_em_w").value == "the"
-    dims = figure(at, "A few dimensions of each part")
+    dims = chart(at, "fig_dims")
     assert dims["layout"]["xaxis"]["ticktext"] == ["3", "5"]
     at.multiselect(key="w_em_dims").set_value([0, 1, 2]).run()
-    assert figure(at, "A few dimensions")["layout"]["xaxis"]["ticktext"] == ["0", "1", "2"]
+    assert chart(at, "fig_dims")["layout"]["xaxis"]["ticktext"] == ["0", "1", "2"]
     assert param(at, "em_dims") == "0,1,2"
     at.selectbox(key="w_em_w").set_value("bank").run()
     assert param(at, "em_w") == "bank"
@@ -92,7 +76,7 @@ def test_controls_and_url_round_trip():
 def test_span_scores_for_a_question_and_passage():
     at = open_page(a="Where did the cat sleep?", b="The cat slept on the warm mat.", enc="tiny", em_seed="4")
     assert not at.exception
-    bars = figure(at, "Start and end probabilities")
+    bars = chart(at, "fig_span")
     assert bars["layout"]["xaxis"]["ticktext"] == ["08 the", "09 cat", "10 slept", "11 on", "12 the", "13 warm",
                                                    "14 mat", "15 ."]
     assert plotly_array(bars["data"][0]["y"]).sum() == pytest.approx(1.0, abs=1e-6)

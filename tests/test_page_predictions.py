@@ -1,33 +1,16 @@
 """AppTest of the Predictions page: fill-in, masking procedure, decoder vs encoder, head ablation."""
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from streamlit.testing.v1 import AppTest
-
+from test_app_frame import chart, charts, run_app
 from viz.common import plotly_array
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/predictions.py"
 TINY = {"enc": "tiny", "dec": "tiny"}
 
 
-def open_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.switch_page(PAGE)
-    return at.run()
-
-
-def specs(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
-def title(spec: dict) -> str:
-    return spec["layout"].get("title", {}).get("text", "")
+def open_page(**params):
+    return run_app(PAGE, **params)
 
 
 def panel_titles(spec: dict) -> list[str]:
@@ -39,11 +22,11 @@ def bar_panels(spec: dict) -> list[list[str]]:
     return [spec["layout"][axis]["ticktext"] for axis in sorted(k for k in spec["layout"] if k.startswith("yaxis"))]
 
 
-def texts(at: AppTest) -> str:
+def texts(at) -> str:
     return "\n".join(el.value for group in (at.markdown, at.info, at.caption, at.warning, at.code) for el in group)
 
 
-def param(at: AppTest, name: str) -> str:
+def param(at, name: str) -> str:
     value = at.query_params[name]
     return value[-1] if isinstance(value, list) else value
 
@@ -51,24 +34,26 @@ def param(at: AppTest, name: str) -> str:
 def test_bundled_encoder_fills_in_or_says_why_not():
     at = open_page(a="Paris is the [MASK] of France.")
     assert not at.exception
-    fill = [s for s in specs(at) if panel_titles(s)[:1] and panel_titles(s)[0].startswith("blank at")]
+    found = charts(at)
+    fill = [spec for key, spec in found.items() if key.endswith("fig_fill")]
     if fill:  # the MLM head has been trained and shipped
+        assert panel_titles(fill[0]) == ["blank at 04 [MASK] (hidden: [MASK])"]   # [CLS] paris is the [MASK]
         assert len(fill[0]["data"]) == 1 and len(bar_panels(fill[0])[0]) == 5
     else:
         assert "masked-language-model head" in texts(at)
     # the decoder part answers too: a figure, or a sentence saying the decoder is missing
-    assert "next token at T = 1.0" in json.dumps(specs(at)) or "decoder" in " ".join(i.value for i in at.info)
+    assert any(k.endswith("fig_next") for k in found) or "decoder" in " ".join(i.value for i in at.info)
 
 
 def test_typed_masks_one_panel_each_and_top_k():
     at = open_page(a="The [MASK] sat on the [MASK].", **TINY)
     assert not at.exception
-    fill = specs(at)[0]
+    fill = chart(at, "fig_fill")
     assert panel_titles(fill) == ["blank at 02 [MASK] (hidden: [MASK])",
                                                                   "blank at 06 [MASK] (hidden: [MASK])"]
     assert [len(p) for p in bar_panels(fill)] == [5, 5]
     at.slider(key="w_pr_k").set_value(3).run()
-    assert [len(p) for p in bar_panels(specs(at)[0])] == [3, 3]
+    assert [len(p) for p in bar_panels(chart(at, "fig_fill"))] == [3, 3]
     assert param(at, "pr_k") == "3"
     assert at.multiselect(key="w_pr_mask").value == []    # nothing hidden by default when [MASK] is typed
 
@@ -78,10 +63,10 @@ def test_hiding_words_and_url_round_trip():
     assert not at.exception
     # With no [MASK] typed, the last word is hidden by default.
     assert at.multiselect(key="w_pr_mask").value == [6]
-    assert "hidden: france" in panel_titles(specs(at)[0])[0]
+    assert "hidden: france" in panel_titles(chart(at, "fig_fill"))[0]
     at.multiselect(key="w_pr_mask").set_value([1, 4]).run()
     assert param(at, "pr_mask") == "1,4"
-    notes = panel_titles(specs(at)[0])
+    notes = panel_titles(chart(at, "fig_fill"))
     assert notes == ["blank at 01 [MASK] (hidden: paris)", "blank at 04 [MASK] (hidden: capital)"]
     again = open_page(a="Paris is the capital of France.", pr_mask="1,4", pr_seed="7", pr_word="2", **TINY)
     assert again.multiselect(key="w_pr_mask").value == [1, 4]
@@ -100,7 +85,7 @@ def test_many_masks_are_capped():
     at = open_page(a="[MASK] " * 12, **TINY)
     assert not at.exception
     assert "Only the first 8 blanks are shown; 4 more" in texts(at)
-    assert len(specs(at)[0]["data"]) == 8
+    assert len(chart(at, "fig_fill")["data"]) == 8
 
 
 def test_masking_procedure_is_seeded():
@@ -111,7 +96,7 @@ def test_masking_procedure_is_seeded():
     first = table.to_dict("list")
     assert len(table) == 3                      # round(0.15 * 19 ordinary tokens)
     assert set(table["what happened"]) <= {"[MASK]", "random", "unchanged"}
-    strips = [s for s in specs(at) if title(s).startswith("BERT masking")][0]
+    strips = chart(at, "fig_masking")
     assert strips["layout"]["yaxis"]["ticktext"] == ["sentence", "model input"]
     at.run()
     assert at.dataframe[0].value.to_dict("list") == first   # same seed, same draw
@@ -125,10 +110,12 @@ def test_decoder_and_encoder_side_by_side_with_temperature():
     assert not at.exception
     codes = [c.value for c in at.code]
     assert "Paris is the ___" in codes and "Paris is the [MASK] of France." in codes and "capital" in codes
-    next_fig = [s for s in specs(at) if panel_titles(s) == ["next token at T = 1.0"]][0]
+    next_fig = chart(at, "fig_next")
+    assert panel_titles(next_fig) == ["next token at T = 1.0"]
     warm = plotly_array(next_fig["data"][0]["x"])
     at.slider(key="w_pr_temp").set_value(0.2).run()
-    cold_fig = [s for s in specs(at) if panel_titles(s) == ["next token at T = 0.2"]][0]
+    cold_fig = chart(at, "fig_next")
+    assert panel_titles(cold_fig) == ["next token at T = 0.2"]
     assert plotly_array(cold_fig["data"][0]["x"])[0] > warm[0]     # lower temperature, sharper
     assert param(at, "pr_temp") == "0.2"
     assert any("→" in c.value for c in at.code)                     # the greedy continuation
@@ -143,7 +130,8 @@ def test_first_word_hidden_leaves_the_decoder_nothing():
 def test_head_ablation_changes_probabilities():
     at = open_page(a="Paris is the [MASK] of France.", **TINY)
     assert not at.exception
-    ablation = [s for s in specs(at) if title(s).startswith("First blank")][0]
+    ablation = chart(at, "fig_ablation")
+    assert ablation["layout"]["title"]["text"].startswith("First blank")
     before, after = (plotly_array(t["x"]) for t in ablation["data"])
     assert not np.allclose(before, after)
     at.selectbox(key="w_pr_al").set_value(1).run()

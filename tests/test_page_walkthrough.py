@@ -1,40 +1,24 @@
 """AppTest of the Walkthrough page: one head's real numbers, the sqrt(d_k) experiment, GELU, norms."""
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from streamlit.testing.v1 import AppTest
-
+from test_app_frame import chart, run_app
 from viz.common import plotly_array
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/walkthrough.py"
 
 
-def open_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.switch_page(PAGE)
-    return at.run()
+def open_page(**params):
+    return run_app(PAGE, **params)
 
 
-def figure(at: AppTest, *title_parts: str) -> dict:
-    """The one figure whose title contains every part."""
-    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    matches = [s for s in specs if all(p in s["layout"].get("title", {}).get("text", "") for p in title_parts)]
-    assert len(matches) == 1, f"{title_parts!r} not among {[s['layout'].get('title') for s in specs]}"
-    return matches[0]
-
-
-def texts(at: AppTest) -> str:
+def texts(at) -> str:
     return "\n".join(el.value for group in (at.markdown, at.info, at.caption, at.warning) for el in group)
 
 
-def param(at: AppTest, name: str) -> str:
+def param(at, name: str) -> str:
     value = at.query_params[name]
     return value[-1] if isinstance(value, list) else value
 
@@ -44,16 +28,18 @@ def test_one_head_of_the_bundled_encoder_step_by_step():
     assert not at.exception
     errors = [float(x) for x in re.findall(r"= ([0-9.]+e[+-][0-9]+)", texts(at))]
     assert len(errors) >= 4 and max(errors) < 1e-4      # q, k, v and attn.out checked against the trace
-    pattern = figure(at, "softmax: attention weights")
+    pattern = chart(at, "fig_pattern")
     weights = plotly_array(pattern["data"][0]["z"])
     n = weights.shape[0]
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
     assert pattern["layout"]["xaxis"]["ticktext"][0] == "00 [CLS]"
     assert pattern["data"][0]["zmin"] >= 0 and pattern["data"][0]["zmax"] <= 1
-    scores = plotly_array(figure(at, "scores = q·k / √32")["data"][0]["z"])
-    raw = plotly_array(figure(at, "q·k (raw scores)")["data"][0]["z"])
+    scaled = chart(at, "fig_scores")
+    assert scaled["layout"]["title"]["text"] == "scores = q·k / √32"
+    scores = plotly_array(scaled["data"][0]["z"])
+    raw = plotly_array(chart(at, "fig_raw_scores")["data"][0]["z"])
     np.testing.assert_allclose(scores, raw / np.sqrt(32), rtol=1e-4, atol=1e-5)
-    concat = figure(at, "concatenate every head")
+    concat = chart(at, "fig_concat")
     assert plotly_array(concat["data"][0]["z"]).shape == (n, 384)
     rect = [s for s in concat["layout"]["shapes"] if s["type"] == "rect"][0]
     assert rect["x0"] == 5 * 32 - 0.5                       # head 5's block is outlined
@@ -68,7 +54,7 @@ def test_one_query_row_taken_apart():
     assert not at.exception
     assert at.selectbox(key="w_wt_q").value == 2
     table = [d.value for d in at.dataframe if "cos θ" in d.value.columns][0]
-    raw = plotly_array(figure(at, "q·k (raw scores)")["data"][0]["z"])[2]
+    raw = plotly_array(chart(at, "fig_raw_scores")["data"][0]["z"])[2]
     np.testing.assert_allclose(table["q·k (recorded)"], raw, atol=1e-3)
     np.testing.assert_allclose(table["|q| |k| cos θ"], table["q·k (recorded)"], atol=2e-3)
     at.selectbox(key="w_wt_q").set_value(0).run()
@@ -83,7 +69,7 @@ def test_layer_head_and_model_choice_in_the_url():
     assert (param(at, "wt_l"), param(at, "wt_h")) == ("1", "3")
     at.radio(key="w_wt_fam").set_value("decoder").run()
     assert not at.exception and param(at, "wt_fam") == "decoder"
-    masked = figure(at, "masked scores")
+    masked = chart(at, "fig_masked_scores")
     cells = plotly_array(masked["data"][0]["z"])
     n = cells.shape[0]
     assert np.isnan(cells[np.triu_indices(n, 1)]).all()     # causal: no looking ahead
@@ -96,20 +82,20 @@ def test_layer_head_and_model_choice_in_the_url():
 def test_scaling_gelu_and_norm_sections():
     at = open_page(a="Cats sleep.", enc="tiny", wt_nk="32", wt_seed="5")
     assert not at.exception
-    scaling = figure(at, "Scaling keeps")
+    scaling = chart(at, "fig_scaling")
     raw_var = plotly_array(scaling["data"][0]["y"])
     assert raw_var[-1] > 500 and plotly_array(scaling["data"][1]["y"])[-1] < 2
     assert at.slider(key="w_wt_nk").value == 32 and at.number_input(key="w_wt_seed").value == 5
     at.number_input(key="w_wt_seed").set_value(6).run()
-    assert not np.array_equal(plotly_array(figure(at, "Scaling keeps")["data"][0]["y"]), raw_var)
-    gelu = figure(at, "GELU (exact erf")
+    assert not np.array_equal(plotly_array(chart(at, "fig_scaling")["data"][0]["y"]), raw_var)
+    gelu = chart(at, "fig_gelu")
     assert [t["name"] for t in gelu["data"] if t.get("showlegend") is not False] == ["GELU exact", "GELU tanh", "ReLU"]
     gap = float(re.search(r"Largest \|GELU tanh − GELU exact\| on this range: ([0-9.]+e[+-][0-9]+)", texts(at)).group(1))
     assert 1e-5 < gap < 1e-3
-    norms = figure(at, "LayerNorm vs BatchNorm")
+    norms = chart(at, "fig_norms")
     assert plotly_array(norms["data"][0]["z"]).shape == (5, 6)     # [CLS] cats sleep . [SEP], 6 features
     at.slider(key="w_wt_nf").set_value(3).run()
-    assert plotly_array(figure(at, "LayerNorm vs BatchNorm")["data"][0]["z"]).shape[1] == 3
+    assert plotly_array(chart(at, "fig_norms")["data"][0]["z"]).shape[1] == 3
 
 
 def test_missing_decoder_or_sentence_keeps_the_math_sections():
@@ -117,8 +103,8 @@ def test_missing_decoder_or_sentence_keeps_the_math_sections():
     assert not at.exception
     messages = " ".join(i.value for i in at.info)
     assert "Type a sentence" in messages or "decoder" in messages
-    figure(at, "Scaling keeps")
-    figure(at, "GELU (exact erf")
+    chart(at, "fig_scaling")
+    chart(at, "fig_gelu")
     assert "random numbers" in texts(at)
 
 
@@ -130,7 +116,7 @@ def test_bad_input_gives_a_sentence_not_an_exception(text):
     if not text.strip():
         assert any("Type a sentence" in i.value for i in at.info)
     else:
-        figure(at, "softmax: attention weights")
+        chart(at, "fig_pattern")
     if text.startswith("word"):
         assert "Showing the first 48 of 512 tokens" in texts(at) and "longer than this model" in texts(at)
     if text.startswith("[MASK]"):
@@ -140,6 +126,6 @@ def test_bad_input_gives_a_sentence_not_an_exception(text):
 def test_unknown_hub_id_falls_back_to_the_bundled_encoder():
     at = open_page(a="Cats sleep.", enc="no-such-org/no-such-model")
     assert not at.exception
-    assert any("Could not load the model" in e.value for e in at.error)
+    # (the sidebar's error sentence is the frame's, tested in test_app_frame.py)
     assert param(at, "enc") == "bundled"
-    assert figure(at, "scores = q·k / √32")                  # the bundled encoder's head, d_head 32
+    assert chart(at, "fig_scores")["layout"]["title"]["text"] == "scores = q·k / √32"   # bundled: d_head 32
