@@ -102,6 +102,13 @@ class CsvLog:
         self.file.flush()
 
 
+def note_invocation(run_dir: Path, step: int) -> None:
+    """Append this invocation's command line to run_dir/history.txt (the model card quotes it)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    with open(run_dir / "history.txt", "a") as f:
+        f.write(f"{stamp}  step {step}  {Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}\n")
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     """torch.save through a temporary file, so a crash never leaves half a checkpoint."""
     tmp = path.with_suffix(".tmp")

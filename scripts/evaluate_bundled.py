@@ -8,13 +8,13 @@ Figures:
   cloze top-1 / top-5   tests/data/cloze.tsv: a sentence counts for top-k when
                         one of its accepted answers is among fill_mask's k best
                         tokens.
-  held-out MLM accuracy the first 1500 lines of data/corpus/valid.txt, each as
+  held-out MLM accuracy the first --valid-lines lines of data/corpus/valid.txt, each as
                         [CLS] line [SEP] (at most 64 tokens); 15% of the real
                         tokens (ids >= 999), drawn with torch seed 1234 per
                         batch of 64 lines, replaced by [MASK]; top-1 accuracy
                         at those positions.
-  bits per character    bundled_common.stream_bpc on the whole of
-                        data/corpus/valid.txt and on tests/data/everyday_paragraphs.txt.
+  bits per character    bundled_common.stream_bpc on the same validation lines
+                        and on tests/data/everyday_paragraphs.txt.
   continuations         greedy_continue of ten fixed prompts, 12 tokens each.
 
 Usage: .venv/bin/python scripts/evaluate_bundled.py [--no-corpus] [--json out.json]
@@ -113,7 +113,7 @@ def continuations(decoder, prompts: list[str] = PROMPTS, n_tokens: int = 12) -> 
     return [(p, model_core.greedy_continue(decoder, p, n_tokens=n_tokens)) for p in prompts]
 
 
-def evaluate(with_corpus: bool = True, threads: int | None = None, valid_lines: int | None = None) -> dict:
+def evaluate(with_corpus: bool = True, threads: int | None = None, valid_lines: int | None = 1000) -> dict:
     import model_core
 
     if threads:
@@ -129,9 +129,9 @@ def evaluate(with_corpus: bool = True, threads: int | None = None, valid_lines: 
     results.update({"paragraphs_bpc": bpc, "paragraphs_tokens": n, "paragraphs_chars": text_chars(paragraphs)})
     if with_corpus:
         valid = corpus_lines("valid")[:valid_lines]
-        results.update(heldout_mlm_accuracy(encoder, valid[:1500]))
+        results.update(heldout_mlm_accuracy(encoder, valid))
         bpc, nats, n = decoder_bpc(decoder, valid)
-        results.update({"valid_bpc": bpc, "valid_token_loss": nats, "valid_tokens": n, "valid_chars": text_chars(valid)})
+        results.update({"valid_lines": len(valid), "valid_bpc": bpc, "valid_token_loss": nats, "valid_tokens": n, "valid_chars": text_chars(valid)})
     results["continuations"] = continuations(decoder)
     return results
 
@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--no-corpus", action="store_true", help="skip the figures that need data/corpus")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--valid-lines", type=int, default=None, help="only the first N validation lines (smoke runs)")
+    parser.add_argument("--valid-lines", type=int, default=1000, help="the first N validation lines (4000 in all)")
     args = parser.parse_args()
     results = evaluate(with_corpus=not args.no_corpus, threads=args.threads, valid_lines=args.valid_lines)
     text = json.dumps(results, indent=2)

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bundled_common import (PAD_ID, ROOT, SEP_ID, CsvLog, Timer, corpus_lines, load_package_bert_state,  # noqa: E402
-                            load_tokenizer, save_checkpoint, stream_bpc, text_chars, tokenized_corpus,
+                            load_tokenizer, note_invocation, save_checkpoint, stream_bpc, text_chars, tokenized_corpus,
                             training_loop)
 
 VOCAB_SIZE = 30522
@@ -184,6 +184,7 @@ def main() -> None:
         bpc0, _, _ = hf_stream_bpc(model, valid_lines, tokenizer)
         print(f"step 0: valid bpc {bpc0:.3f}", flush=True)
 
+    note_invocation(run_dir, step)
     log = CsvLog(run_dir / "log.csv", ["step", "minutes", "lr", "train_loss", "valid_loss", "valid_bpc", "tokens_seen"])
     progress = {"step": step, "total_steps": total_steps, "tokens_seen": tokens_seen, "timer": Timer(elapsed)}
 

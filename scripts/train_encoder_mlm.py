@@ -38,8 +38,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bundled_common import (CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, ROOT, SEP_ID, CsvLog, Timer,  # noqa: E402
-                            load_package_bert_state, package_model_dir, save_checkpoint, tokenized_corpus,
-                            training_loop)
+                            load_package_bert_state, note_invocation, package_model_dir, save_checkpoint,
+                            tokenized_corpus, training_loop)
 
 NUM_LAYERS = 6
 
@@ -220,6 +220,7 @@ def main() -> None:
         loss0, acc0 = evaluate(model, valid, args.seq_len)
         print(f"step 0: valid loss {loss0:.3f} acc {acc0:.3f}")
 
+    note_invocation(run_dir, step)
     log = CsvLog(run_dir / "log.csv", ["step", "minutes", "lr", "train_loss", "valid_loss", "valid_acc", "tokens_seen"])
     progress = {"step": step, "total_steps": total_steps, "tokens_seen": tokens_seen, "timer": Timer(elapsed)}
 
