@@ -144,7 +144,11 @@ def sidebar() -> None:
 sidebar()
 
 PAGES = [
-    st.Page("pages/attention.py", title="Attention", default=True),
+    # The default page is served at "/" and only reserves its pathname, so a
+    # link to "/attention" would open Streamlit's "Page not found" dialog. The
+    # default gets another reserved name and a hidden twin answers "/attention".
+    st.Page("pages/attention.py", title="Attention", default=True, url_path="home"),
+    st.Page("pages/attention.py", title="Attention", url_path="attention", visibility="hidden"),
     st.Page("pages/masks.py", title="Masks"),
     st.Page("pages/positional.py", title="Positional encoding"),
     st.Page("pages/embeddings.py", title="Embeddings"),

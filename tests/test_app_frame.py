@@ -285,6 +285,10 @@ def test_in_a_real_browser_deep_link_typing_and_navigation():
             page.locator(".js-plotly-plot").first.locator(".scatterlayer .point").nth(6).click(force=True)
             page.wait_for_url("**layer=1&head=2**", timeout=60_000)
             page.get_by_text("Layer 1, head 2", exact=True).wait_for(timeout=60_000)
+            # The default page also answers /attention (no "Page not found" dialog).
+            page.goto(f"{base}/attention?enc=tiny&dec=tiny&head=3")
+            page.get_by_text("Layer 0, head 3", exact=True).wait_for(timeout=60_000)
+            assert page.get_by_role("dialog").count() == 0
             assert page.get_by_text("Traceback").count() == 0
             browser.close()
         assert not outside, f"requests left the machine: {outside[:3]}"
