@@ -107,7 +107,7 @@ if block > 1:
             "the queries). The single-head views below show every token.")
 st.plotly_chart(grid, key="att_grid", on_select=_pick_head, selection_mode="points", width="stretch")
 small, _ = va.downsample(pattern, va.MAX_TILE, how="mass")
-services.download_csv(*va.grid_csv_matrix(small), f"{family}_all_heads.csv", key="csv_grid",
+services.download_csv(*va.grid_csv_matrix(small, shown_tokens, block), f"{family}_all_heads.csv", key="csv_grid",
                       label="Download all heads (CSV)" + (" (in blocks)" if block > 1 else ""))
 
 # ---------------------------------------------------------------- one head

@@ -183,8 +183,11 @@ def test_lines_top_k_limits_links():
     assert len(hover["customdata"]) == 12
 
 
-def test_grid_csv_matrix_rows():
+def test_grid_csv_matrix_names_tokens():
     p = random_patterns()
-    matrix, rows, cols = va.grid_csv_matrix(p)
-    assert matrix.shape == (2 * 3 * 6, 6) and len(rows) == 36 and len(cols) == 6
-    assert rows[7] == "layer 0 head 1 query 1"
+    matrix, rows, cols = va.grid_csv_matrix(p, TOKENS)
+    assert matrix.shape == (2 * 3 * 6, 6) and len(rows) == 36
+    assert cols[0] == "00 [CLS]" and rows[7] == "layer 0 head 1 query 01 the"
+    small, block = va.downsample(random_patterns(n=7), 4, how="mass")
+    _, rows, cols = va.grid_csv_matrix(small, [f"w{i}" for i in range(7)], block)
+    assert cols == ["tokens 0-1", "tokens 2-3", "tokens 4-5", "tokens 6-6"]

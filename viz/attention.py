@@ -328,11 +328,23 @@ def heads_grid(patterns: np.ndarray, tokens: Sequence[str], *, selected: tuple[i
     return fig, block
 
 
-def grid_csv_matrix(patterns: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
-    """The overview's data as one table: a row per (layer, head, query), a column per key."""
+def grid_csv_matrix(patterns: np.ndarray, tokens: Sequence[str], block: int = 1) -> tuple[np.ndarray, list[str], list[str]]:
+    """The overview's data as one table: a row per (layer, head, query), a column per key.
+
+    ``patterns`` is what the overview drew ([layer, head, q, k], shrunk in
+    blocks of ``block`` tokens when ``block`` > 1); rows and columns are named
+    by their tokens ("03 cat"), or by the token range of each block.
+    """
     n_layers, n_heads, n_q, n_k = patterns.shape
-    rows = [f"layer {l} head {h} query {q}" for l in range(n_layers) for h in range(n_heads) for q in range(n_q)]
-    return patterns.reshape(-1, n_k), rows, [f"key {k}" for k in range(n_k)]
+    labels = token_labels(tokens)
+    if block == 1:
+        if n_k != len(labels):
+            raise ValueError(f"Attention has {n_k} key positions, while number of tokens is {len(labels)}")
+        names = labels
+    else:
+        names = [f"tokens {i * block}-{min((i + 1) * block, len(labels)) - 1}" for i in range(n_k)]
+    rows = [f"layer {l} head {h} query {names[q]}" for l in range(n_layers) for h in range(n_heads) for q in range(n_q)]
+    return patterns.reshape(-1, n_k), rows, list(names)
 
 
 # ---------------------------------------------------------------- lines view
