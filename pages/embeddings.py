@@ -20,7 +20,8 @@ st.markdown(
     "**which sentence** it belongs to (segment A or B), and one for **where** it stands. "
     "The sum is then normalised with LayerNorm, and that is what the first layer reads."
 )
-st.latex(r"x_t = \mathrm{LayerNorm}\big(E_{\mathrm{token}}[w_t] + E_{\mathrm{segment}}[s_t] + E_{\mathrm{position}}[t]\big)")
+st.latex(r"x_t = \mathrm{LayerNorm}\big(E_{\mathrm{token}}[w_t] + E_{\mathrm{segment}}[s_t]"
+         r" + E_{\mathrm{position}}[t]\big)")
 
 view = services.view()
 
@@ -73,10 +74,11 @@ st.markdown(
 )
 three = {name: parts[name] for name in ("token", "segment", "position")}
 shown_tokens, *shown = cut(tokens, *three.values(), parts["sum"])
+along = {f"{name} along sum": values for name, values in ve.projections_onto(parts["sum"], three).items()}
 services.show_figure(ve.contribution_figure(shown_tokens, dict(zip(three, shown[:3])), shown[3]),
                      "contributions", "embedding_contributions.csv",
-                     frame=pd.DataFrame({**{f"{n} along sum": v for n, v in ve.projections_onto(parts["sum"], three).items()},
-                                         "|sum|": np.linalg.norm(parts["sum"], axis=1)}, index=token_labels(tokens)))
+                     frame=pd.DataFrame({**along, "|sum|": np.linalg.norm(parts["sum"], axis=1)},
+                                        index=token_labels(tokens)))
 
 st.markdown(
     "A few dimensions of each part. The first four panels share one colour range, so you can "
@@ -125,7 +127,8 @@ else:
                                 ("B then A", *cut(swap["tokens_swapped"], np.array(swap["segments_swapped"])))],
                                "Both orders: tokens and segment ids"),
             "swap_segments", "swap_segments.csv",
-            frame=pd.DataFrame({"A then B": pd.Series(swap["tokens"]), "segment (A then B)": pd.Series(swap["segments"]),
+            frame=pd.DataFrame({"A then B": pd.Series(swap["tokens"]),
+                                "segment (A then B)": pd.Series(swap["segments"]),
                                 "B then A": pd.Series(swap["tokens_swapped"]),
                                 "segment (B then A)": pd.Series(swap["segments_swapped"])}))
         layer_names = swap["layers"]

@@ -53,7 +53,8 @@ st.markdown(
     "tells far-apart positions apart, the left half neighbours."
 )
 services.show_figure(vp.table_heatmap(table, f"Sinusoidal table: {n_pos} positions x d_model {d_model}"),
-                     "table", "sinusoidal_table.csv", matrix=table, rows=positions, cols=[str(d) for d in range(d_model)])
+                     "table", "sinusoidal_table.csv", matrix=table, rows=positions,
+                     cols=[str(d) for d in range(d_model)])
 
 st.header("3. A fixed offset is a rotation")
 st.markdown(

@@ -89,8 +89,8 @@ except services.Problem as problem:
 else:
     services.show_figure(
         vpred.masking_figure(run["tokens"], run["input_tokens"], run["actions"]), "masking", "masking.csv",
-        frame=pd.DataFrame({"token": run["tokens"], "model input": run["input_tokens"], "what happened": run["actions"]},
-                           index=token_labels(run["tokens"])))
+        frame=pd.DataFrame({"token": run["tokens"], "model input": run["input_tokens"],
+                            "what happened": run["actions"]}, index=token_labels(run["tokens"])))
     if run["chosen"]:
         rows = []
         for pos, top, p_orig in zip(run["chosen"], run["top"], run["p_original"]):
@@ -195,9 +195,10 @@ else:
         where = "every layer" if scope < 0 else f"layer {scope}"
         st.markdown(f"{len(heads_off)} of {info.n_layers * info.n_heads} heads switched off "
                     f"({len(heads)} per layer, in {where}).")
+        blank = token_labels(fill["tokens"])[result["position"]]
         services.show_figure(
             vpred.ablation_figure(result["tokens"], result["before"], result["after"],
-                                  f"First blank ({token_labels(fill['tokens'])[result['position']]}): before and after"),
+                                  f"First blank ({blank}): before and after"),
             "ablation", "ablation.csv",
             frame=pd.DataFrame({"all heads": result["before"], "heads switched off": result["after"]},
                                index=result["tokens"]))

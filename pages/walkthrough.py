@@ -77,7 +77,8 @@ if steps is not None:
     head_dims = [f"h{j}" for j in range(d_head)]
     for note in services.input_notes(view.sentence_a, steps["tokens"], steps["truncated"], info.n_positions):
         st.info(services.escape_markdown(note))
-    st.markdown(f"{services.escape_markdown(info.name)}: d_model = {info.d_model}, {n_heads} heads of d_head = {d_head} "
+    st.markdown(f"{services.escape_markdown(info.name)}: d_model = {info.d_model}, "
+                f"{n_heads} heads of d_head = {d_head} "
                 f"(the original Transformer: d_model 512, 8 heads of 64, feed-forward 2048).")
 
     st.header("Step 1. The input X")

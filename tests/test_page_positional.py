@@ -1,8 +1,6 @@
 """AppTest of the Positional encoding page: figures, controls, URL state, bad links."""
 import re
 
-import numpy as np
-
 from test_app_frame import chart, run_app
 from viz.common import plotly_array
 

@@ -61,7 +61,8 @@ def contribution_figure(tokens: Sequence[str], parts: Mapping[str, np.ndarray], 
         marker={"symbol": "line-ew-open", "size": 22, "color": "#000000", "line": {"width": 3}},
         hovertemplate=f"|{total_name}| = %{{y:.4f}}<extra></extra>",
     ))
-    fig.update_layout(barmode="relative", title=f"Each part's length along the {total_name} (bars stack to |{total_name}|)",
+    fig.update_layout(barmode="relative",
+                      title=f"Each part's length along the {total_name} (bars stack to |{total_name}|)",
                       yaxis_title=f"length along the {total_name}", legend_title="part")
     fig.update_xaxes(tickvals=list(positions), ticktext=labels, title_text="pos")
     return fig

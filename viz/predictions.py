@@ -95,7 +95,8 @@ def bert_mask_plan(token_ids: Sequence[int], special: Sequence[bool], mask_id: i
 def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: Sequence[str]) -> go.Figure:
     """Two strips: the sentence, and what the model sees, cells coloured by what happened."""
     if not len(tokens) == len(input_tokens) == len(actions):
-        raise ValueError(f"{len(tokens)} tokens, {len(input_tokens)} input tokens and {len(actions)} actions must match")
+        raise ValueError(f"{len(tokens)} tokens, {len(input_tokens)} input tokens and {len(actions)} actions "
+                         "must match")
     fig = go.Figure()
     labels = [plot_text(label) for label in token_labels(tokens)]
     tokens, input_tokens = [plot_text(t) for t in tokens], [plot_text(t) for t in input_tokens]
@@ -129,7 +130,8 @@ def ablation_figure(tokens: Sequence[str], before: Sequence[float], after: Seque
     rank = np.arange(len(tokens))
     tokens = [plot_text(t) for t in tokens]
     fig = go.Figure()
-    for name, values, colour in (("all heads", before, LINE_COLOURS[0]), ("heads switched off", after, LINE_COLOURS[5])):
+    series = (("all heads", before, LINE_COLOURS[0]), ("heads switched off", after, LINE_COLOURS[5]))
+    for name, values, colour in series:
         fig.add_trace(go.Bar(x=np.asarray(values, dtype=np.float64), y=rank, orientation="h", name=name,
                              marker_color=colour, customdata=list(tokens),
                              hovertemplate=f"%{{customdata}}<br>{name}: %{{x:.4f}}<extra></extra>"))
