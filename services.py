@@ -962,6 +962,14 @@ def head_steps(family: str, model_id: str, sentence: str, layer: int, head: int)
     return result
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def scaling_experiment(d_ks: tuple[int, ...], n_keys: int, seed: int, n_samples: int = 256) -> Any:
+    """viz.walkthrough.scaling_experiment, cached: up to a second of sampling for many keys."""
+    from viz.walkthrough import scaling_experiment as run_experiment
+
+    return run_experiment(list(d_ks), n_keys=int(n_keys), n_samples=int(n_samples), seed=int(seed))
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def activation_curves(low: float = -4.0, high: float = 4.0, n_points: int = 401) -> dict:
     """x and the model_core activations over it: "GELU exact", "GELU tanh", "ReLU" (float64 numpy)."""

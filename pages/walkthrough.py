@@ -195,7 +195,7 @@ with col_n:
     n_keys = services.url_widget(st.slider, "wt_nk", 16, "Keys per query", min_value=2, max_value=128)
 with col_s:
     seed = services.url_widget(st.number_input, "wt_seed", 0, "Random seed", min_value=0, max_value=10**6, step=1)
-experiment = vw.scaling_experiment(D_KS, n_keys=n_keys, n_samples=256, seed=int(seed))
+experiment = services.scaling_experiment(tuple(D_KS), n_keys, int(seed))
 services.show_figure(vw.scaling_figure(experiment, n_keys), "scaling", "scaling_experiment.csv",
                      frame=experiment.set_index("d_k"))
 if steps is not None:

@@ -153,9 +153,15 @@ def scaling_experiment(d_ks: Sequence[int], n_keys: int = 16, n_samples: int = 2
     rng = np.random.default_rng(seed)
     rows = []
     for d_k in d_ks:
-        q = rng.standard_normal((n_samples, d_k))            # [sample, d_k]
-        k = rng.standard_normal((n_samples, n_keys, d_k))    # [sample, key, d_k]
-        raw = np.einsum("sd,skd->sk", q, k)                  # [sample, key]
+        # Sampled in chunks so that the keys of a wide d_k never take more than ~16 MB at once.
+        chunk = max(1, min(n_samples, 2_000_000 // (n_keys * d_k)))
+        parts = []
+        for start in range(0, n_samples, chunk):
+            size = min(chunk, n_samples - start)
+            q = rng.standard_normal((size, d_k))                 # [sample, d_k]
+            k = rng.standard_normal((size, n_keys, d_k))         # [sample, key, d_k]
+            parts.append(np.einsum("sd,skd->sk", q, k))          # [sample, key]
+        raw = np.concatenate(parts)
         row = {"d_k": int(d_k)}
         for name, scores in (("raw", raw), ("scaled", raw / np.sqrt(d_k))):
             p = _softmax(scores)
