@@ -88,6 +88,17 @@ def test_pca_projects_to_two_axes(table):
     assert fig["layout"]["xaxis"]["title"]["text"].startswith("PC1 (")
 
 
+@pytest.mark.parametrize("shape", [(6, 20), (30, 5)])
+def test_pca_matches_the_svd_projection(shape):
+    table = np.random.default_rng(4).standard_normal(shape)
+    coords, ratios = vp.pca_2d(table)
+    centred = table - table.mean(axis=0)
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    expected = centred @ vt[:2].T
+    np.testing.assert_allclose(np.abs(coords), np.abs(expected), atol=1e-9)   # equal up to each axis's sign
+    np.testing.assert_allclose(ratios, singular[:2] ** 2 / (singular ** 2).sum())
+
+
 def test_pca_of_a_single_dimension_still_has_two_axes():
     coords, ratios = vp.pca_2d(np.arange(5.0)[:, None])
     assert coords.shape == (5, 2) and ratios.shape == (2,)

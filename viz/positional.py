@@ -191,11 +191,21 @@ def pca_2d(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Project the rows onto their top two principal components: ([pos, 2], explained-variance ratios [2])."""
     table = _check_table(table)
     centred = table - table.mean(axis=0, keepdims=True)
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    components = vt[:2]
-    coords = centred @ components.T
-    total = float((singular ** 2).sum())
-    ratios = (singular[:2] ** 2) / total if total > 0 else np.zeros(min(2, singular.size))
+    # Eigen-decomposition of the smaller Gram/covariance matrix: LAPACK's SVD can take seconds
+    # on learned position tables (seen on MiniLM's), eigh of a <= 1024 x 1024 matrix takes ms.
+    if centred.shape[0] <= centred.shape[1]:
+        values, vectors = np.linalg.eigh(centred @ centred.T)             # [pos], [pos, pos]
+        order = np.argsort(values)[::-1][:2]
+        coords = vectors[:, order] * np.sqrt(np.clip(values[order], 0.0, None))
+    else:
+        values, vectors = np.linalg.eigh(centred.T @ centred)             # [d_model], [d_model, d_model]
+        order = np.argsort(values)[::-1][:2]
+        coords = centred @ vectors[:, order]
+    # Eigenvectors have no sign of their own: point each axis at its largest coordinate.
+    signs = np.sign(coords[np.abs(coords).argmax(axis=0), np.arange(coords.shape[1])])
+    coords = coords * np.where(signs == 0, 1.0, signs)
+    total = float((centred ** 2).sum())
+    ratios = np.clip(values[order], 0.0, None) / total if total > 0 else np.zeros(order.size)
     if coords.shape[1] < 2:  # a one-dimensional table still gets a second (zero) axis
         coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
         ratios = np.pad(ratios, (0, 2 - ratios.size))
