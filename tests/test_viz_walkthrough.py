@@ -36,7 +36,10 @@ def test_step_heatmap_labels_and_mask():
     assert data["zmax"] == 3.0 and data["zmin"] == -3.0  # range of the allowed cells only (not 50)
     assert fig["layout"]["xaxis"]["ticktext"] == ["00 the", "01 cat", "02 the"]
     assert list(fig["layout"]["yaxis"]["range"]) == [2.5, -0.5]    # first token on top, no margin
-    assert fig["layout"]["plot_bgcolor"] == MASKED_COLOUR
+    mask_layer = fig["data"][1]
+    assert mask_layer["colorscale"][0][1] == MASKED_COLOUR and mask_layer["showscale"] is False
+    blocked = plotly_array(mask_layer["z"])
+    assert blocked[0, 1] == 1 and np.isnan(blocked[1, 0])          # drawn exactly where the mask blocks
 
 
 def test_step_heatmap_unsigned_uses_true_range():

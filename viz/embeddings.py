@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.common import DIVERGING, MASKED_COLOUR, SEGMENT_COLOURS, SEQUENTIAL, check_matrix, token_labels
+from viz.common import DIVERGING, SEGMENT_COLOURS, SEQUENTIAL, check_matrix, token_labels
 from viz.attention import plot_text
 from viz.positional import LINE_COLOURS
 
@@ -205,7 +205,7 @@ def layer_similarity_figure(layer_names: Sequence[str], series: Mapping[str, np.
 def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Sequence[str], np.ndarray]]) -> go.Figure:
     """Per panel (title, tokens, sims [layer, pos]): how similar the word is to each token, per layer.
 
-    NaN cells (e.g. the word compared with itself) are left blank, in the mask colour; the
+    NaN cells (e.g. the word compared with itself) are left blank; the
     colour range is the true range of the other cells.
     """
     fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[p[0] for p in panels], vertical_spacing=0.25)
@@ -227,7 +227,6 @@ def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Se
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     fig.update_layout(coloraxis={"colorscale": SEQUENTIAL, "cmin": low, "cmax": high if high > low else low + 1e-6,
                                  "colorbar": {"title": {"text": "cosine"}}},
-                      plot_bgcolor=MASKED_COLOUR,
                       title="Cosine of the word's vector with every token of its sentence",
                       height=200 + 60 * len(layer_names) * len(panels))
     return fig

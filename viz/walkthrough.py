@@ -49,8 +49,9 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
 
     `rows`/`cols` are already-distinct labels (e.g. `token_labels(tokens)`); cells are
     plotted by index and the labels set as tick text, so repeated tokens never merge.
-    Cells where `allowed` is False are left empty and drawn in the mask colour, never as
-    a huge negative number, and the colour range covers the allowed cells only.
+    Cells where `allowed` is False are left out of the value layer and drawn by a second,
+    single-colour layer in the mask colour (never as a huge negative number); the colour
+    range covers the allowed cells only.
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     check_matrix(matrix, rows, cols, title)
@@ -72,12 +73,19 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
         colorbar={"title": {"text": value_name}},
         hovertemplate="%{customdata}<br>" + value_name + " %{z:.4f}<extra></extra>",
     ))
-    # Exact ranges: no strip of background (the mask colour) around the cells.
+    if allowed is not None and not np.asarray(allowed, dtype=bool).all():
+        blocked = np.where(np.asarray(allowed, dtype=bool), np.nan, 1.0)
+        fig.add_trace(go.Heatmap(
+            z=blocked, x=np.arange(len(cols)), y=np.arange(len(rows)), name="masked (not allowed)",
+            colorscale=[[0.0, MASKED_COLOUR], [1.0, MASKED_COLOUR]], showscale=False,
+            customdata=np.array([[f"{r} / {c}" for c in cols] for r in rows], dtype=object),
+            hovertemplate="%{customdata}<br>masked: not allowed<extra></extra>",
+        ))
     fig.update_xaxes(tickvals=list(range(len(cols))), ticktext=list(cols), title_text=x_title,
-                     range=[-0.5, len(cols) - 0.5])
+                     range=[-0.5, len(cols) - 0.5], showgrid=False, zeroline=False)
     fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=list(rows), title_text=y_title,
-                     range=[len(rows) - 0.5, -0.5])
-    fig.update_layout(title=title, plot_bgcolor=MASKED_COLOUR if allowed is not None else None)
+                     range=[len(rows) - 0.5, -0.5], showgrid=False, zeroline=False)
+    fig.update_layout(title=title)
     return fig
 
 
