@@ -11,8 +11,17 @@ def open_page(**params):
     return run_app(PAGE, **params)
 
 
-def texts(at) -> str:
-    return "\n".join(el.value for group in (at.markdown, at.info, at.caption) for el in group)
+def page_texts(at) -> str:
+    """Everything the page wrote as text (markdown, info, caption, warning, code), one line each.
+
+    Shared by the issue-5 page tests."""
+    return "\n".join(el.value for group in (at.markdown, at.info, at.caption, at.warning, at.code) for el in group)
+
+
+def url_param(at, name: str) -> str:
+    """The current value of ?name= (the last one when repeated). Shared by the issue-5 page tests."""
+    value = at.query_params[name]
+    return value[-1] if isinstance(value, list) else value
 
 
 def test_default_view_on_the_bundled_encoder():
@@ -22,7 +31,7 @@ def test_default_view_on_the_bundled_encoder():
     assert [t["name"] for t in waves["data"]] == ["dim 0 (sin)", "dim 1 (cos)", "dim 6 (sin)", "dim 7 (cos)", "dim 62 (sin)"]
     assert plotly_array(chart(at, "fig_table")["data"][0]["z"]).shape == (100, 64)
     # The offset check is computed on the page and tiny.
-    error = float(re.search(r"max \|M_3 PE\(5\) − PE\(8\)\| = \*\*([0-9.e+-]+)\*\*", texts(at)).group(1))
+    error = float(re.search(r"max \|M_3 PE\(5\) − PE\(8\)\| = \*\*([0-9.e+-]+)\*\*", page_texts(at)).group(1))
     assert error < 1e-5
     learned = chart(at, "fig_learned_table")
     assert learned["layout"]["title"]["text"].endswith("positions 1 to 127")   # position 0 left out by default
@@ -95,7 +104,7 @@ def test_without_any_model_the_sinusoidal_table_stands_alone(monkeypatch):
     assert not at.exception
     messages = " ".join(i.value for i in at.info)
     assert "encoder is not here" in messages and "decoder is not here" in messages
-    assert "sinusoidal table of part 1 alone" in texts(at)
+    assert "sinusoidal table of part 1 alone" in page_texts(at)
     learned = chart(at, "fig_learned_table")
     assert learned["layout"]["title"]["text"] == "sinusoidal (d_model 64): positions 1 to 99"
     assert plotly_array(learned["data"][0]["z"]).shape == (99, 64)

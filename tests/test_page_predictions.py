@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from test_app_frame import chart, charts, run_app
+from test_page_positional import page_texts as texts, url_param as param
 from viz.common import plotly_array
 
 PAGE = "pages/predictions.py"
@@ -20,15 +21,6 @@ def panel_titles(spec: dict) -> list[str]:
 def bar_panels(spec: dict) -> list[list[str]]:
     """The token labels of each top-k panel, best first."""
     return [spec["layout"][axis]["ticktext"] for axis in sorted(k for k in spec["layout"] if k.startswith("yaxis"))]
-
-
-def texts(at) -> str:
-    return "\n".join(el.value for group in (at.markdown, at.info, at.caption, at.warning, at.code) for el in group)
-
-
-def param(at, name: str) -> str:
-    value = at.query_params[name]
-    return value[-1] if isinstance(value, list) else value
 
 
 def test_bundled_encoder_fills_in_or_says_why_not():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from test_app_frame import chart, run_app
+from test_page_positional import page_texts as texts, url_param as param
 from viz.common import plotly_array
 
 PAGE = "pages/walkthrough.py"
@@ -12,15 +13,6 @@ PAGE = "pages/walkthrough.py"
 
 def open_page(**params):
     return run_app(PAGE, **params)
-
-
-def texts(at) -> str:
-    return "\n".join(el.value for group in (at.markdown, at.info, at.caption, at.warning) for el in group)
-
-
-def param(at, name: str) -> str:
-    value = at.query_params[name]
-    return value[-1] if isinstance(value, list) else value
 
 
 def test_one_head_of_the_bundled_encoder_step_by_step():
