@@ -987,18 +987,20 @@ def activation_curves(low: float = -4.0, high: float = 4.0, n_points: int = 401)
 def url_multiselect(name: str, label: str, options: Sequence[Any], default: Sequence[Any], **kwargs: Any) -> list:
     """A multiselect whose choice lives in the URL as a comma list (``?name=0,3,5``).
 
-    Values that are not options (a stale link, a smaller model) are dropped; an empty
-    URL value means "nothing chosen". Returns the chosen options, in option order.
+    Values that are not options (a stale link, a smaller model) are dropped, and so are
+    those beyond ``max_selections``; an empty URL value means "nothing chosen". Returns the
+    chosen options, in option order.
     """
     opts = list(options)
     key = f"w_{name}"
     by_text = {_serialise(o): o for o in opts}
+    limit = kwargs.get("max_selections") or len(opts)
     if key not in st.session_state:
         raw = param_value(name, None)
         chosen = list(default) if raw is None else [by_text[t] for t in str(raw).split(",") if t in by_text]
-        st.session_state[key] = [o for o in opts if o in chosen]
+        st.session_state[key] = [o for o in opts if o in chosen][:limit]
     else:
-        st.session_state[key] = [o for o in st.session_state[key] if o in opts]
+        st.session_state[key] = [o for o in st.session_state[key] if o in opts][:limit]
     value = st.multiselect(label, opts, key=key, on_change=_remember_choice, args=(name, key), **kwargs)
     _remember_choice(name, key)
     return value

@@ -143,3 +143,14 @@ def test_bad_input_gives_a_sentence_not_an_exception(text):
         assert any("Type a sentence" in i.value for i in at.info)
     else:
         assert at.get("plotly_chart") or at.info, texts(at)
+
+
+def test_crafted_links_are_fitted_not_fatal():
+    at = open_page(a="one two three four five six seven eight nine ten eleven twelve", pr_mask="1,2,3,4,5,6,7,8,9,10,11",
+                   pr_temp="abc", pr_seed="-4", pr_k="999", pr_word="99", pr_al="77", pr_ah="1,x,99", **TINY)
+    assert not at.exception
+    assert at.multiselect(key="w_pr_mask").value == [1, 2, 3, 4, 5, 6, 7, 8]     # at most 8 blanks
+    assert at.slider(key="w_pr_temp").value == 1.0 and at.slider(key="w_pr_k").value == 20
+    assert at.number_input(key="w_pr_seed").value == 0
+    assert at.selectbox(key="w_pr_word").value == 11 and at.selectbox(key="w_pr_al").value == -1   # defaults
+    assert at.multiselect(key="w_pr_ah").value == [1]
