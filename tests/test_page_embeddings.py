@@ -99,3 +99,11 @@ def test_bad_input_gives_a_sentence_not_an_exception(text):
         assert at.get("plotly_chart"), texts(at)
     if text.startswith("word"):
         assert "longer than this model" in texts(at) and "Showing the first 48" in texts(at)
+
+
+def test_crafted_links_are_fitted_not_fatal():
+    at = open_page(a="a bank", b="the bank", enc="tiny", em_dims=",".join(str(i) for i in range(40)) + ",x,-3",
+                   em_sl="99", em_fam="nonsense", em_w="<b>", em_nl="-1", em_seed="abc")
+    assert not at.exception
+    assert len(at.multiselect(key="w_em_dims").value) == 24                       # max_selections
+    assert at.radio(key="w_em_fam").value == "encoder" and at.selectbox(key="w_em_w").value == "bank"

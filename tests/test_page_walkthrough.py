@@ -121,3 +121,12 @@ def test_unknown_hub_id_falls_back_to_the_bundled_encoder():
     # (the sidebar's error sentence is the frame's, tested in test_app_frame.py)
     assert param(at, "enc") == "bundled"
     assert chart(at, "fig_scores")["layout"]["title"]["text"] == "scores = q·k / √32"   # bundled: d_head 32
+
+
+def test_crafted_links_are_fitted_not_fatal():
+    at = open_page(a="Cats sleep.", enc="tiny", wt_l="99", wt_h="-3", wt_q="1000", wt_nk="100000", wt_seed="x",
+                   wt_fam="gpt", wt_nf="0")
+    assert not at.exception
+    assert (at.selectbox(key="w_wt_l").value, at.selectbox(key="w_wt_h").value) == (0, 0)   # the defaults
+    assert at.slider(key="w_wt_nk").value == 128 and at.slider(key="w_wt_nf").value == 2
+    assert at.radio(key="w_wt_fam").value == "encoder"
