@@ -1,0 +1,260 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright, against `streamlit run app.py`.
+
+AppTest cannot see what JavaScript draws; these tests look at the page a
+person sees: no exception boxes or console errors, figures that follow the
+sidebar, links that restore a view, downloads that deliver the matrix,
+hostile text that stays text, and no request leaving 127.0.0.1.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent / "_screenshots"
+PAGES = ["attention", "masks", "positional", "embeddings", "predictions", "walkthrough"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+SETTLE_MS = 120_000          # a cold page on a busy 2-core machine can take this long
+# What "the page changed" means while waiting for a rerun to finish.
+SETTLE_JS = """() => ({
+    running: !!document.querySelector('[data-stale="true"]')
+             || !!document.querySelector('[data-testid="stStatusWidget"]')
+             || !!document.querySelector('[data-testid="stSkeleton"]')
+             || !!document.querySelector('[data-testid="stSpinner"]'),
+    plots: document.querySelectorAll('.js-plotly-plot').length,
+    drawn: document.querySelectorAll('.js-plotly-plot .main-svg').length,
+    text: (document.querySelector('[data-testid="stMain"]') || document.body).innerText.length,
+})"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """`streamlit run app.py` on a free loopback port with the bundled models; stopped afterwards."""
+    port = free_port()
+    log = open(ROOT / "tests" / "_streamlit_browser.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with code {proc.returncode}; see tests/_streamlit_browser.log")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not answer its health check within 90 s")
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        message = (f"{CHROMIUM} is missing: `make test` installs Debian's chromium when run as root; "
+                   "elsewhere run `sudo apt-get install chromium`.")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots():
+    SHOTS.mkdir(exist_ok=True)
+    yield SHOTS
+    if not os.environ.get("KEEP_SCREENSHOTS"):
+        shutil.rmtree(SHOTS, ignore_errors=True)
+
+
+class Watched:
+    """A page plus everything it did that a test may want to assert on."""
+
+    def __init__(self, context, base):
+        self.base = base
+        self.page = context.new_page()
+        self.requests: list[str] = []
+        self.console_errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("console", self._on_console)
+        self.page.on("response", self._on_response)
+
+        def on_dialog(dialog):
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        self.page.on("dialog", on_dialog)
+
+    @staticmethod
+    def _base_path_probe(url: str) -> bool:
+        # On a deep link (/masks) Streamlit's frontend first tries /masks/_stcore/...
+        # in case the app is served under that prefix, gets a 404, then uses
+        # /_stcore/...: expected probing, not an error of this app.
+        path = urlparse(url).path
+        return "/_stcore/" in path and not path.startswith("/_stcore/")
+
+    def _on_console(self, message):
+        if message.type == "error" and not self._base_path_probe(message.location.get("url", "")):
+            self.console_errors.append(f"{message.text} @ {message.location}")
+
+    def _on_response(self, response):
+        if response.status >= 400 and not self._base_path_probe(response.url):
+            self.console_errors.append(f"HTTP {response.status} {response.url}")
+
+    def goto(self, path: str):
+        self.page.goto(self.base + "/" + path.lstrip("/"))
+        self.settle()
+
+    def settle(self):
+        """Wait until Streamlit has finished rerunning (its status widget is gone) and stays so."""
+        page = self.page
+        page.wait_for_selector('[data-testid="stApp"] h1', timeout=SETTLE_MS)
+        deadline = time.monotonic() + SETTLE_MS / 1000
+        last, stable = None, 0
+        while time.monotonic() < deadline:
+            state = page.evaluate(SETTLE_JS)
+            stable = stable + 1 if state == last and not state["running"] else 0
+            if stable >= 3:                       # unchanged and idle for ~1.5 s
+                return
+            last = state
+            page.wait_for_timeout(500)
+        raise AssertionError(f"the page did not settle within {SETTLE_MS / 1000:.0f} s")
+
+    def exceptions(self) -> list[str]:
+        return self.page.locator('[data-testid="stException"]').all_inner_texts()
+
+    def tick_texts(self) -> list[str]:
+        return self.page.eval_on_selector_all(
+            ".js-plotly-plot .xtick text, .js-plotly-plot .ytick text", "els => els.map(e => e.textContent)")
+
+    def type_sentence(self, text: str):
+        box = self.page.get_by_label("Sentence A")
+        box.fill(text)
+        box.press("Control+Enter")           # st.text_area applies its value on Ctrl+Enter
+        self.settle()
+
+    def foreign_requests(self) -> list[str]:
+        allowed_schemes = {"data", "blob", "about"}
+        return [u for u in self.requests
+                if urlparse(u).scheme not in allowed_schemes and urlparse(u).hostname != "127.0.0.1"]
+
+
+@pytest.fixture
+def watched(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    w = Watched(context, server)
+    yield w
+    assert w.foreign_requests() == [], "requests left 127.0.0.1"
+    assert w.dialogs == [], "a dialog fired"
+    context.close()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_loads_clean(watched, shots, name):
+    watched.goto(f"{name}?a=The+cat+sat+on+the+mat+because+it+was+warm.")
+    watched.page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    assert watched.exceptions() == []
+    assert watched.page.locator(".js-plotly-plot").count() > 0, f"{name} drew no figure"
+    assert "cat" in " ".join(watched.tick_texts()) or name == "positional"
+    assert watched.console_errors == []
+    watched.page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+
+def test_typing_updates_figures_and_the_url_restores_the_view(watched, browser, server):
+    watched.goto("attention")
+    watched.type_sentence("the quick brown fox jumps over the lazy dog")
+    ticks = " ".join(watched.tick_texts())
+    assert "quick" in ticks and "lazy" in ticks
+
+    # Choose layer 3, head 5: the large heatmap's title follows.
+    for label, value in (("Layer", "3"), ("Head", "5")):
+        watched.page.get_by_label(label, exact=True).first.click()
+        watched.page.get_by_role("option", name=value, exact=True).click()
+        watched.settle()
+    assert "layer=3" in watched.page.url and "head=5" in watched.page.url
+    titles = " ".join(watched.page.eval_on_selector_all(".js-plotly-plot .gtitle", "els => els.map(e => e.textContent)"))
+    assert "layer 3" in titles.lower() and "head 5" in titles.lower()
+    assert watched.exceptions() == []
+
+    # A copied URL opened by someone else shows the same view.
+    other = Watched(browser.new_context(viewport={"width": 1400, "height": 1000}), server)
+    other.page.goto(watched.page.url)
+    other.settle()
+    assert other.page.get_by_label("Sentence A").input_value() == "the quick brown fox jumps over the lazy dog"
+    assert "quick" in " ".join(other.tick_texts())
+    other_titles = " ".join(other.page.eval_on_selector_all(".js-plotly-plot .gtitle", "els => els.map(e => e.textContent)"))
+    assert "layer 3" in other_titles.lower() and "head 5" in other_titles.lower()
+    assert other.foreign_requests() == []
+    other.page.context.close()
+
+
+def test_csv_download_delivers_the_matrix(watched):
+    watched.goto("attention?a=one+two+three")
+    button = watched.page.locator('[data-testid="stDownloadButton"] button').first
+    with watched.page.expect_download() as info:
+        button.click()
+    rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_text())))
+    tokens = ["[CLS]", "one", "two", "three", "[SEP]"]
+    assert len(rows) >= len(tokens) + 1
+    header = " ".join(rows[0])
+    assert all(tok in header for tok in tokens)
+    numbers = [float(x) for row in rows[1:] for x in row[1:] if x]
+    assert numbers and all(0.0 <= x <= 1.0 for x in numbers)
+
+
+@pytest.mark.parametrize("text", [
+    '<img src=x onerror=alert(1)>',
+    "<script>alert('hi')</script> hello",
+    "🙂🚀 emoji everywhere 🎉",
+    "注意力机制是一种很有用的方法",
+    " ".join(["word"] * 3000),
+])
+def test_hostile_input_stays_text(watched, text):
+    watched.goto("attention")
+    watched.type_sentence(text)
+    page = watched.page
+    assert watched.exceptions() == []
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.get_by_label("Sentence A").input_value() == text        # what the user typed is kept
+    if len(text) > 1000:
+        assert page.get_by_text("512", exact=False).count() > 0          # the truncation note names the limit
+    assert watched.console_errors == []
