@@ -182,20 +182,23 @@ def stream_bpc(logits_fn, token_lines: list[list[int]], n_chars: int, context: i
 def training_loop(args, progress: dict, optimizer, train_step, evaluate, save, log: CsvLog) -> dict:
     """The loop both training scripts share: LR schedule, wall budget, logging, evaluation, checkpoints.
 
-    progress: {"step", "total_steps" (None: set from the first 20 steps' speed and
-    args.plan_minutes), "tokens_seen", "timer"}, updated in place.
+    progress: {"step", "total_steps" (None: set from the speed of this invocation's
+    first 20 steps and args.plan_minutes, counted from the step it starts at, so a
+    resumed run can be given a new schedule in minutes), "tokens_seen", "timer"},
+    updated in place.
     train_step() -> (loss, tokens) does one optimisation step at the LR already set
     (each param group's "peak" times the schedule). evaluate() -> dict of
     figures to log. save() writes the checkpoint. Returns the final evaluation.
     """
     timer = progress["timer"]
     session_start = last_ckpt = timer.seconds()
+    first_step = progress["step"]
     running = []
     while True:
         step, total = progress["step"], progress["total_steps"]
-        if total is None and step == 20:
+        if total is None and step == first_step + 20:
             per_step = (timer.seconds() - session_start) / 20
-            total = progress["total_steps"] = int((args.plan_minutes or args.minutes) * 60 / per_step)
+            total = progress["total_steps"] = first_step + int((args.plan_minutes or args.minutes) * 60 / per_step)
             print(f"{per_step:.2f} s/step: schedule of {total} steps", flush=True)
         if total is not None and step >= total:
             break

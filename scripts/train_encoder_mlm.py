@@ -214,7 +214,8 @@ def main() -> None:
         rng.bit_generator.state = ckpt["np_rng"]
         generator.set_state(ckpt["torch_rng"])
         step, tokens_seen, elapsed = ckpt["step"], ckpt["tokens_seen"], ckpt["elapsed"]
-        total_steps = args.steps or ckpt["total_steps"]
+        # --plan-minutes on a resume: a new schedule measured from this invocation's speed
+        total_steps = args.steps or (None if args.plan_minutes else ckpt["total_steps"])
         print(f"resumed at step {step}/{total_steps}, {elapsed / 60:.1f} min trained")
     else:
         loss0, acc0 = evaluate(model, valid, args.seq_len)
