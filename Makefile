@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test deps dev-deps
+.PHONY: run test deps dev-deps browser
 
 $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,22 @@ run: deps
 	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 \
 		--server.headless true --browser.gatherUsageStats false
 
+# The browser tests drive Debian's Chromium (Playwright's own download cannot work offline).
+# As root, a missing chromium is installed; otherwise this says how. Without it the
+# browser tests skip, except under CI=true, where they fail.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	      || echo "Could not install chromium with apt-get." >&2; \
+	  else \
+	    echo "Chromium is missing: install it with 'sudo apt-get install chromium' to run the browser tests." >&2; \
+	  fi; \
+	fi
+
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
-test: dev-deps
+test: dev-deps browser
 	$(PY) -m pytest -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "No tests were collected: failing." >&2; exit 1; fi; \
 	exit $$rc
