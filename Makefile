@@ -18,8 +18,11 @@ $(VENV)/.dev-deps: $(VENV)/.deps requirements-dev.txt
 deps: $(VENV)/.deps
 dev-deps: $(VENV)/.dev-deps
 
+# One torch/BLAS thread per op (the server's parallelism is its sessions; services.py sets
+# torch's too) and two malloc arenas (glibc's default, up to 8 per core, spread over many script
+# threads, let memory grow under a classroom's load: bench/README.md).
 run: deps
-	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 \
+	OMP_NUM_THREADS=1 MALLOC_ARENA_MAX=2 $(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 \
 		--server.headless true --browser.gatherUsageStats false
 
 # The browser tests drive Debian's Chromium (Playwright's own download cannot work offline).
