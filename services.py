@@ -660,6 +660,14 @@ def position_embeddings(family: str, model_id: str) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def position_pca(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """viz.positional.pca_2d, cached: an eigendecomposition (~60 ms) that every session's run repeated."""
+    from viz.positional import pca_2d
+
+    return pca_2d(table)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
 def tokens_of(family: str, model_id: str, text: str) -> list[str]:
     """The tokens the model reads for ``text`` (special tokens included, cut at its limit)."""
     check_text(text)

@@ -153,7 +153,7 @@ if tables:
         "computed with numpy). Consecutive positions are joined by a line: a smooth curve means "
         "the model stores position as a gradual drift."
     )
-    coords, ratios = vp.pca_2d(learned)
+    coords, ratios = services.position_pca(learned)
     services.show_figure(vp.pca_figure(coords, ratios, f"{titles[chosen]}: positions in their top-2 PCA plane",
                                        first_pos=first),
                          "pca", "position_pca.csv", matrix=coords, rows=labels, cols=["PC1", "PC2"])

@@ -142,7 +142,15 @@ def test_heads_grid_tiles_every_head_with_click_markers():
     assert [list(c) for c in data[1]["customdata"]] == [[l, h] for l in range(2) for h in range(3)]
     assert fig.to_dict()["layout"]["xaxis"]["ticktext"] == ["head 0", "head 1", "head 2"]
     assert fig.to_dict()["layout"]["yaxis"]["ticktext"] == ["layer 0", "layer 1"]
-    assert "layer 1, head 2<br>query 00 [CLS]" in data[0]["text"][7][14]
+    # The hover names layer, head, both tokens (by index) and the weight from one label per row and
+    # column of the mosaic (category axes), not from a text per cell.
+    assert data[0].get("text") is None
+    assert data[0]["hovertemplate"] == "%{y}<br>%{x}<br>weight %{z:.3f}<extra></extra>"
+    assert data[0]["y"][7] == "layer 1 · query 00 [CLS]" and data[0]["x"][14 + 4] == "head 2 · key 04 &lt;script&gt;"
+    assert len(data[0]["x"]) == z.shape[1] and len(set(data[0]["x"])) == z.shape[1]
+    assert len(data[0]["y"]) == z.shape[0] and len(set(data[0]["y"])) == z.shape[0]
+    # Each head's marker sits on its own tile: the category of the tile's row and column.
+    assert data[1]["x"][5].startswith("head 2 · ") and data[1]["y"][5].startswith("layer 1 · ")
 
 
 def test_heads_grid_downsamples_512_tokens():
@@ -153,6 +161,8 @@ def test_heads_grid_downsamples_512_tokens():
     z = plotly_array(fig.to_dict()["data"][0]["z"])
     assert z.shape[1] == 2 * (47 + 1) - 1  # ceil(512 / 11) = 47 <= MAX_TILE cells a side
     assert fig.to_dict()["data"][0].get("text") is None
+    assert fig.to_dict()["data"][0]["x"][:2] == ["head 0 · key tokens 0-10", "head 0 · key tokens 11-21"]
+    assert fig.to_dict()["data"][0]["y"][46] == "layer 0 · query tokens 506-511"
 
 
 def test_heads_grid_names_both_sides_on_mismatch():

@@ -7,16 +7,14 @@ strings; outputs are plotly figures. Nothing here touches a model or streamlit.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.common import MASKED_COLOUR, SEGMENT_COLOURS, SEQUENTIAL, check_matrix, token_labels
+from viz.common import MASKED_COLOUR, SEGMENT_COLOURS, SEQUENTIAL, check_matrix, figure, token_labels
+from viz.common import colorscale as as_colorscale  # heatmap_spec has an argument named colorscale
 
-# Above this many cells the all-heads overview carries no per-cell hover
-# text (the JSON would grow to megabytes); its tile markers still name the head.
-MAX_HOVER_CELLS = 40_000
 # At most this many tick labels on an axis; longer inputs label every k-th token.
 MAX_TICKS = 64
 # The all-heads overview keeps each head at most this many cells a side.
@@ -131,37 +129,38 @@ def axis_ticks(labels: Sequence[str]) -> tuple[list[int], list[str]]:
     return positions, [plot_text(labels[i]) for i in positions]
 
 
-def segment_marks(fig: go.Figure, segments: Sequence[int] | None, *, row: int | None = None, col: int | None = None) -> None:
-    """Colour sentence A / B along both axes of a heatmap and draw the boundary."""
+def segment_marks(segments: Sequence[int] | None) -> tuple[list[dict], list[dict]]:
+    """Sentence A / B coloured along both axes of a heatmap and the boundary: (legend traces, shapes)."""
     if segments is None or len(set(segments)) < 2:
-        return
+        return [], []
     seg = np.asarray(segments)
+    traces, shapes = [], []
     # Coloured bands outside the cells: left of the rows, above the columns.
     for s in (0, 1):
         idx = np.flatnonzero(seg == s)
         if not idx.size:
             continue
         colour = SEGMENT_COLOURS[s]
-        lo, hi = idx.min() - 0.5, idx.max() + 0.5
-        fig.add_shape(type="rect", xref="x domain", yref="y", x0=-0.03, x1=-0.005, y0=lo, y1=hi,
-                      fillcolor=colour, line_width=0, row=row, col=col)
-        fig.add_shape(type="rect", xref="x", yref="y domain", x0=lo, x1=hi, y0=1.005, y1=1.03,
-                      fillcolor=colour, line_width=0, row=row, col=col)
-        fig.add_trace(
-            go.Scatter(x=[None], y=[None], mode="markers", name=f"sentence {'AB'[s]}",
-                       marker=dict(symbol="square", size=12, color=colour), showlegend=True),
-            row=row, col=col,
-        )
-    # Push the row labels left of the band instead of under it.
-    fig.update_yaxes(ticklabelstandoff=14, row=row, col=col)
+        lo, hi = float(idx.min() - 0.5), float(idx.max() + 0.5)
+        shapes.append(dict(type="rect", xref="x domain", yref="y", x0=-0.03, x1=-0.005, y0=lo, y1=hi,
+                           fillcolor=colour, line=dict(width=0)))
+        shapes.append(dict(type="rect", xref="x", yref="y domain", x0=lo, x1=hi, y0=1.005, y1=1.03,
+                           fillcolor=colour, line=dict(width=0)))
+        traces.append(dict(type="scatter", x=[None], y=[None], mode="markers", name=f"sentence {'AB'[s]}",
+                           marker=dict(symbol="square", size=12, color=colour), showlegend=True))
     boundary = int(np.flatnonzero(seg == 1).min()) - 0.5
-    for axis in ("v", "h"):
-        kwargs = dict(x0=boundary, x1=boundary, yref="y domain", y0=0, y1=1) if axis == "v" else \
-            dict(y0=boundary, y1=boundary, xref="x domain", x0=0, x1=1)
-        fig.add_shape(type="line", line=dict(color="white", width=1.5, dash="dash"), row=row, col=col, **kwargs)
+    line = dict(color="white", width=1.5, dash="dash")
+    shapes.append(dict(type="line", line=line, xref="x", x0=boundary, x1=boundary, yref="y domain", y0=0, y1=1))
+    shapes.append(dict(type="line", line=line, yref="y", y0=boundary, y1=boundary, xref="x domain", x0=0, x1=1))
+    return traces, shapes
 
 
-def heatmap(
+def heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], **options: Any) -> go.Figure:
+    """One [query_pos, key_pos] matrix as a heatmap figure; ``options`` as in ``heatmap_spec``."""
+    return figure(*heatmap_spec(matrix, rows, cols, **options))
+
+
+def heatmap_spec(
     matrix: np.ndarray,
     rows: Sequence[str],
     cols: Sequence[str],
@@ -178,8 +177,8 @@ def heatmap(
     colorbar_title: str | None = None,
     height: int | None = None,
     label_rows: bool = True,
-) -> go.Figure:
-    """One [query_pos, key_pos] matrix as a heatmap, rows and columns by position.
+) -> tuple[list[dict], dict]:
+    """One [query_pos, key_pos] matrix as a heatmap, rows and columns by position: (traces, layout) dicts.
 
     ``rows``/``cols`` are the labels (index-prefixed tokens). The colour bar
     spans ``zmin..zmax`` (pass None for the data's own range). ``masked``
@@ -209,41 +208,37 @@ def heatmap(
     if len(set(row_cats)) != len(row_cats) or len(set(col_cats)) != len(col_cats):
         raise ValueError("heatmap labels must be unique (use viz.common.token_labels)")
     hover = row_title + " %{y}<br>" + col_title + " %{x}<br>" + value_name + " %{z:.4g}<extra></extra>"
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=col_cats,
-            y=row_cats,
-            zmin=lo,
-            zmax=hi,
-            colorscale=colorscale,
-            hovertemplate=hover,
-            hoverongaps=False,
-            colorbar=dict(title=dict(text=colorbar_title or value_name), thickness=14),
-        )
-    )
+    trace = dict(type="heatmap", z=z, x=col_cats, y=row_cats, colorscale=as_colorscale(colorscale),
+                 hovertemplate=hover, hoverongaps=False,
+                 colorbar=dict(title=dict(text=colorbar_title or value_name), thickness=14))
+    trace.update({name: value for name, value in (("zmin", lo), ("zmax", hi)) if value is not None})
+    data = [trace]
     xt, xl = axis_ticks(cols)
     yt, yl = axis_ticks(rows)
     n = max(len(rows), 1)
-    fig.update_layout(
+    layout = dict(
         title=dict(text=title, y=0.99, yanchor="top", yref="container"),
         height=height or int(min(900, max(340, 160 + 18 * n))),
         margin=dict(l=10, r=10, t=85 if title else 40, b=10),
         plot_bgcolor=MASKED_COLOUR if masked is not None else "white",
         legend=dict(orientation="h", yanchor="bottom", y=1.045, x=0),  # above the segment band
+        xaxis=dict(type="category", tickmode="array", tickvals=[col_cats[i] for i in xt], ticktext=xl,
+                   tickangle=-60, side="bottom", title=dict(text=col_title), showgrid=False, zeroline=False),
+        yaxis=dict(type="category", tickmode="array", tickvals=[row_cats[i] for i in yt],
+                   ticktext=yl if label_rows else [""] * len(yt),
+                   autorange="reversed", title=dict(text=row_title), showgrid=False, zeroline=False),
     )
-    fig.update_xaxes(type="category", tickmode="array", tickvals=[col_cats[i] for i in xt], ticktext=xl,
-                     tickangle=-60, side="bottom", title_text=col_title, showgrid=False, zeroline=False)
-    fig.update_yaxes(type="category", tickmode="array", tickvals=[row_cats[i] for i in yt],
-                     ticktext=yl if label_rows else [""] * len(yt),
-                     autorange="reversed", title_text=row_title, showgrid=False, zeroline=False)
     if masked is not None and masked.any():
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="masked (not allowed)",
-                                 marker=dict(symbol="square", size=12, color=MASKED_COLOUR,
-                                             line=dict(color="#636363", width=1))))
-        fig.update_layout(showlegend=True)
-    segment_marks(fig, segments)
-    return fig
+        data.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="masked (not allowed)",
+                         marker=dict(symbol="square", size=12, color=MASKED_COLOUR,
+                                     line=dict(color="#636363", width=1))))
+        layout["showlegend"] = True
+    segment_traces, segment_shapes = segment_marks(segments)
+    if segment_shapes:
+        data += segment_traces
+        layout["shapes"] = segment_shapes
+        layout["yaxis"]["ticklabelstandoff"] = 14  # the row labels left of the band, not under it
+    return data, layout
 
 
 def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, title: str = "",
@@ -280,52 +275,65 @@ def heads_grid(patterns: np.ndarray, tokens: Sequence[str], *, selected: tuple[i
     for layer in range(n_layers):
         for head in range(n_heads):
             mosaic[layer * step: layer * step + tile, head * step: head * step + tile] = small[layer, head]
-    text = None
-    labels = token_labels(tokens)
-    if block == 1 and mosaic.size <= MAX_HOVER_CELLS * 2:
-        cell = np.full(mosaic.shape, "", dtype=object)
-        pair = np.array([[f"query {plot_text(q)}<br>key {plot_text(k)}" for k in labels] for q in labels], dtype=object)
-        for layer in range(n_layers):
-            for head in range(n_heads):
-                cell[layer * step: layer * step + tile, head * step: head * step + tile] = (
-                    f"layer {layer}, head {head}<br>" + pair
-                )
-        text = cell.tolist()
-    hover = ("%{text}<br>weight %{z:.3f}<extra></extra>" if text is not None else
-             "weight %{z:.3f}<extra>open a head for tokens</extra>")
-    centres_x = [head * step + (tile - 1) / 2 for head in range(n_heads)]
-    centres_y = [layer * step + (tile - 1) / 2 for layer in range(n_layers)]
-    fig = go.Figure(
-        go.Heatmap(z=mosaic, zmin=0.0, zmax=1.0, colorscale=SEQUENTIAL, text=text, hovertemplate=hover,
-                   hoverongaps=False, colorbar=dict(title=dict(text="weight"), thickness=14))
-    )
-    marker_x = [head * step - 0.5 + 0.06 * tile for layer in range(n_layers) for head in range(n_heads)]
-    marker_y = [layer * step - 0.5 + 0.06 * tile for layer in range(n_layers) for head in range(n_heads)]
+    # The hover reads layer/query from the row's category and head/key from the
+    # column's: one label per row and column, not a text per cell (megabytes).
+    names = [plot_text(name) for name in block_names(tokens, block, tile)]
+    cols = _mosaic_categories("head", "key", n_heads, names)
+    rows = _mosaic_categories("layer", "query", n_layers, names)
+    heatmap_trace = dict(type="heatmap", z=mosaic, x=cols, y=rows, zmin=0.0, zmax=1.0,
+                         colorscale=as_colorscale(SEQUENTIAL),
+                         hovertemplate="%{y}<br>%{x}<br>weight %{z:.3f}<extra></extra>",
+                         hoverongaps=False, colorbar=dict(title=dict(text="weight"), thickness=14))
+    # Markers sit on cells (the axes are categories), a little inside each tile's corner.
+    corner = max(0, round(0.06 * tile - 0.5))
     heads = [[layer, head] for layer in range(n_layers) for head in range(n_heads)]
     colours = ["#E69F00" if selected == (l, h) else "white" for l, h in heads]
-    fig.add_trace(
-        go.Scatter(x=marker_x, y=marker_y, mode="markers", customdata=heads, name="heads",
+    markers = dict(type="scatter", x=[cols[h * step + corner] for _, h in heads],
+                   y=[rows[l * step + corner] for l, _ in heads], mode="markers", customdata=heads, name="heads",
                    marker=dict(size=9, symbol="square", color=colours, line=dict(color="#333", width=1)),
                    hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to open<extra></extra>",
                    showlegend=False)
-    )
-    if selected is not None:
-        layer, head = selected
-        fig.add_shape(type="rect", x0=head * step - 0.5, x1=head * step + tile - 0.5,
-                      y0=layer * step - 0.5, y1=layer * step + tile - 0.5,
-                      line=dict(color="#E69F00", width=3))
-    fig.update_layout(
+    middle = (tile - 1) / 2  # tick at each tile's centre; numbers on a category axis count categories
+    layout = dict(
         height=int(min(1100, max(300, 60 + n_layers * (900 / max(n_heads, 1))))),
         margin=dict(l=10, r=10, t=60, b=10),  # room for the head labels under the mode bar
         plot_bgcolor="white",
         clickmode="event+select",
         dragmode=False,
+        xaxis=dict(type="category", tickmode="array", tickvals=[h * step + middle for h in range(n_heads)],
+                   ticktext=[f"head {h}" for h in range(n_heads)],
+                   side="top", showgrid=False, zeroline=False, range=[-1, n_heads * step - 1]),
+        yaxis=dict(type="category", tickmode="array", tickvals=[l * step + middle for l in range(n_layers)],
+                   ticktext=[f"layer {l}" for l in range(n_layers)],
+                   autorange="reversed", showgrid=False, zeroline=False, scaleanchor="x"),
     )
-    fig.update_xaxes(tickmode="array", tickvals=centres_x, ticktext=[f"head {h}" for h in range(n_heads)],
-                     side="top", showgrid=False, zeroline=False, range=[-1, n_heads * step - 1])
-    fig.update_yaxes(tickmode="array", tickvals=centres_y, ticktext=[f"layer {l}" for l in range(n_layers)],
-                     autorange="reversed", showgrid=False, zeroline=False, scaleanchor="x")
+    if selected is not None:
+        layer, head = selected
+        layout["shapes"] = [dict(type="rect", x0=head * step - 0.5, x1=head * step + tile - 0.5,
+                                 y0=layer * step - 0.5, y1=layer * step + tile - 0.5,
+                                 line=dict(color="#E69F00", width=3))]
+    fig = figure([heatmap_trace, markers], layout)
     return fig, block
+
+
+def block_names(tokens: Sequence[str], block: int, n_blocks: int) -> list[str]:
+    """Names of the positions of a pattern shrunk in blocks of ``block`` tokens: "03 cat" or "tokens 0-10"."""
+    labels = token_labels(tokens)
+    if block == 1:
+        if n_blocks != len(labels):
+            raise ValueError(f"Attention has {n_blocks} key positions, while number of tokens is {len(labels)}")
+        return labels
+    return [f"tokens {i * block}-{min((i + 1) * block, len(labels)) - 1}" for i in range(n_blocks)]
+
+
+def _mosaic_categories(tile_name: str, pos_name: str, n_tiles: int, names: Sequence[str]) -> list[str]:
+    """One unique label per row (or column) of the overview mosaic: "head 2 · key 03 cat", gaps "head 2 |"."""
+    labels: list[str] = []
+    for t in range(n_tiles):
+        if t:
+            labels.append(f"{tile_name} {t - 1} |")  # the NaN gap after the previous tile (never hovered)
+        labels += [f"{tile_name} {t} · {pos_name} {name}" for name in names]
+    return labels
 
 
 def grid_csv_matrix(patterns: np.ndarray, tokens: Sequence[str], block: int = 1) -> tuple[np.ndarray, list[str], list[str]]:
@@ -336,13 +344,7 @@ def grid_csv_matrix(patterns: np.ndarray, tokens: Sequence[str], block: int = 1)
     by their tokens ("03 cat"), or by the token range of each block.
     """
     n_layers, n_heads, n_q, n_k = patterns.shape
-    labels = token_labels(tokens)
-    if block == 1:
-        if n_k != len(labels):
-            raise ValueError(f"Attention has {n_k} key positions, while number of tokens is {len(labels)}")
-        names = labels
-    else:
-        names = [f"tokens {i * block}-{min((i + 1) * block, len(labels)) - 1}" for i in range(n_k)]
+    names = block_names(tokens, block, n_k)
     rows = [f"layer {l} head {h} query {names[q]}" for l in range(n_layers) for h in range(n_heads) for q in range(n_q)]
     return patterns.reshape(-1, n_k), rows, list(names)
 

@@ -9,9 +9,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from viz.common import DIVERGING, SEQUENTIAL
+from viz.common import DIVERGING, SEQUENTIAL, colorscale, figure, subplot_axes, subplots_layout
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 LINE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -36,21 +35,21 @@ def wave_figure(table: np.ndarray, dims: Sequence[int]) -> go.Figure:
     """One line per chosen dimension: the encoding's value at that dimension over positions."""
     table = _check_table(table)
     n_pos, d_model = table.shape
-    fig = go.Figure()
+    data = []
     positions = np.arange(n_pos)
     for i, dim in enumerate(dims):
         if not 0 <= dim < d_model:
             raise ValueError(f"dimension {dim} is outside the table's d_model of {d_model}")
         kind = "sin" if dim % 2 == 0 else "cos"
-        fig.add_trace(go.Scatter(
-            x=positions, y=table[:, dim], mode="lines", name=f"dim {dim} ({kind})",
+        data.append(dict(
+            type="scatter", x=positions, y=table[:, dim], mode="lines", name=f"dim {dim} ({kind})",
             line={"color": LINE_COLOURS[i % len(LINE_COLOURS)]},
             hovertemplate=f"dim {dim}<br>pos %{{x}}<br>value %{{y:.4f}}<extra></extra>",
         ))
-    fig.update_layout(title="Sinusoidal encoding: one wave per dimension",
-                      xaxis_title="pos", yaxis_title="value", yaxis_range=[-1.1, 1.1],
-                      legend_title="d_model index")
-    return fig
+    layout = dict(title=dict(text="Sinusoidal encoding: one wave per dimension"),
+                  xaxis=dict(title=dict(text="pos")), yaxis=dict(title=dict(text="value"), range=[-1.1, 1.1]),
+                  legend=dict(title=dict(text="d_model index")))
+    return figure(data, layout)
 
 
 def table_heatmap(table: np.ndarray, title: str, max_abs: float | None = None, first_pos: int = 0,
@@ -65,16 +64,15 @@ def table_heatmap(table: np.ndarray, title: str, max_abs: float | None = None, f
     step = max(1, int(np.ceil(table.size / max_cells)))
     if step > 1:
         title = f"{title} (one position in {step} shown)"
-    fig = go.Figure(go.Heatmap(
-        z=table[::step].astype(np.float32), x=np.arange(table.shape[1]),
+    trace = dict(
+        type="heatmap", z=table[::step].astype(np.float32), x=np.arange(table.shape[1]),
         y=np.arange(first_pos, first_pos + table.shape[0], step),
-        colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
+        colorscale=colorscale(DIVERGING), zmid=0.0, zmin=-bound, zmax=bound,
         colorbar={"title": {"text": "value"}},
         hovertemplate="pos %{y}<br>dim %{x}<br>value %{z:.4f}<extra></extra>",
-    ))
-    fig.update_layout(title=title, xaxis_title="d_model index", yaxis_title="pos",
-                      yaxis_autorange="reversed")
-    return fig
+    )
+    return figure([trace], dict(title=dict(text=title), xaxis=dict(title=dict(text="d_model index")),
+                                yaxis=dict(title=dict(text="pos"), autorange="reversed")))
 
 
 def similarity_matrix(table: np.ndarray, cosine: bool = True) -> np.ndarray:
@@ -102,37 +100,37 @@ def similarity_heatmap(sim: np.ndarray, title: str, cosine: bool = True, first_p
     label = "cosine" if cosine else "dot product"
     bound = 1.0 if cosine else _symmetric_range(sim)
     positions = np.arange(first_pos, first_pos + sim.shape[0])
-    fig = go.Figure(go.Heatmap(
-        z=sim.astype(np.float32), x=positions, y=positions,
-        colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
+    trace = dict(
+        type="heatmap", z=sim.astype(np.float32), x=positions, y=positions,
+        colorscale=colorscale(DIVERGING), zmid=0.0, zmin=-bound, zmax=bound,
         colorbar={"title": {"text": label}},
         hovertemplate=f"pos %{{y}} vs pos %{{x}}<br>{label} %{{z:.4f}}<extra></extra>",
-    ))
-    fig.update_layout(title=title, xaxis_title="pos", yaxis_title="pos", yaxis_autorange="reversed")
-    return fig
+    )
+    return figure([trace], dict(title=dict(text=title), xaxis=dict(title=dict(text="pos")),
+                                yaxis=dict(title=dict(text="pos"), autorange="reversed")))
 
 
 def distance_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], cosine: bool = True) -> go.Figure:
     """Similarity as a function of distance, one line per table, with a +-1 std band."""
     label = "cosine similarity" if cosine else "dot product"
-    fig = go.Figure()
+    data = []
     for i, (name, (means, stds)) in enumerate(curves.items()):
         colour = LINE_COLOURS[i % len(LINE_COLOURS)]
         distance = np.arange(len(means))
-        fig.add_trace(go.Scatter(
-            x=np.concatenate([distance, distance[::-1]]),
+        data.append(dict(
+            type="scatter", x=np.concatenate([distance, distance[::-1]]),
             y=np.concatenate([means + stds, (means - stds)[::-1]]),
             fill="toself", fillcolor=colour, opacity=0.15, line={"width": 0},
             hoverinfo="skip", showlegend=False, name=f"{name} spread",
         ))
-        fig.add_trace(go.Scatter(
-            x=distance, y=means, mode="lines", name=name, line={"color": colour},
+        data.append(dict(
+            type="scatter", x=distance, y=means, mode="lines", name=name, line={"color": colour},
             customdata=stds,
             hovertemplate=f"{name}<br>distance %{{x}}<br>mean %{{y:.4f}}<br>std %{{customdata:.4f}}<extra></extra>",
         ))
-    fig.update_layout(title=f"{label.capitalize()} of two positions by their distance",
-                      xaxis_title="distance |p - q|", yaxis_title=f"mean {label}")
-    return fig
+    return figure(data, dict(title=dict(text=f"{label.capitalize()} of two positions by their distance"),
+                             xaxis=dict(title=dict(text="distance |p - q|")),
+                             yaxis=dict(title=dict(text=f"mean {label}"))))
 
 
 def offset_rotation(d_model: int, offset: int, base: float = SINUSOID_BASE) -> np.ndarray:
@@ -159,32 +157,27 @@ def offset_figure(matrix: np.ndarray, pe_p: np.ndarray, pe_pk: np.ndarray,
     d_model = matrix.shape[0]
     shown = min(shown_dims, d_model)
     mapped = matrix @ pe_p
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.42, 0.58], horizontal_spacing=0.22,
-                        subplot_titles=(f"M_{k}: first {shown} of {d_model} dims",
-                                        f"PE({p + k}) and M_{k} PE({p})"))
-    fig.add_trace(go.Heatmap(
-        z=matrix[:shown, :shown], x=np.arange(shown), y=np.arange(shown),
-        colorscale=DIVERGING, zmin=-1.0, zmax=1.0, zmid=0.0,
-        colorbar={"title": {"text": "entry"}, "x": 0.34, "thickness": 14},
-        hovertemplate="row %{y}<br>col %{x}<br>%{z:.4f}<extra></extra>", name="M_k",
-    ), row=1, col=1)
+    layout = subplots_layout(1, 2, (f"M_{k}: first {shown} of {d_model} dims", f"PE({p + k}) and M_{k} PE({p})"),
+                             column_widths=[0.42, 0.58], horizontal_spacing=0.22)
     dims = np.arange(d_model)
-    fig.add_trace(go.Scatter(
-        x=dims, y=pe_pk, mode="markers", name=f"PE({p + k})",
-        marker={"color": LINE_COLOURS[0], "size": 9, "symbol": "circle-open"},
-        hovertemplate="dim %{x}<br>PE(p+k) %{y:.6f}<extra></extra>",
-    ), row=1, col=2)
-    fig.add_trace(go.Scatter(
-        x=dims, y=mapped, mode="markers", name=f"M_{k} PE({p})",
-        marker={"color": LINE_COLOURS[1], "size": 4},
-        hovertemplate="dim %{x}<br>M_k PE(p) %{y:.6f}<extra></extra>",
-    ), row=1, col=2)
-    fig.update_yaxes(autorange="reversed", title_text="row", row=1, col=1)
-    fig.update_xaxes(title_text="col", row=1, col=1)
-    fig.update_xaxes(title_text="d_model index", row=1, col=2)
-    fig.update_yaxes(title_text="value", range=[-1.1, 1.1], row=1, col=2)
-    fig.update_layout(title="A fixed offset is a rotation of the encoding")
-    return fig
+    data = [
+        dict(type="heatmap", z=matrix[:shown, :shown], x=np.arange(shown), y=np.arange(shown),
+             colorscale=colorscale(DIVERGING), zmin=-1.0, zmax=1.0, zmid=0.0,
+             colorbar={"title": {"text": "entry"}, "x": 0.34, "thickness": 14},
+             hovertemplate="row %{y}<br>col %{x}<br>%{z:.4f}<extra></extra>", name="M_k", **subplot_axes(1, 1, 2)),
+        dict(type="scatter", x=dims, y=pe_pk, mode="markers", name=f"PE({p + k})",
+             marker={"color": LINE_COLOURS[0], "size": 9, "symbol": "circle-open"},
+             hovertemplate="dim %{x}<br>PE(p+k) %{y:.6f}<extra></extra>", **subplot_axes(1, 2, 2)),
+        dict(type="scatter", x=dims, y=mapped, mode="markers", name=f"M_{k} PE({p})",
+             marker={"color": LINE_COLOURS[1], "size": 4},
+             hovertemplate="dim %{x}<br>M_k PE(p) %{y:.6f}<extra></extra>", **subplot_axes(1, 2, 2)),
+    ]
+    layout["yaxis"].update(autorange="reversed", title=dict(text="row"))
+    layout["xaxis"]["title"] = dict(text="col")
+    layout["xaxis2"]["title"] = dict(text="d_model index")
+    layout["yaxis2"].update(title=dict(text="value"), range=[-1.1, 1.1])
+    layout["title"] = dict(text="A fixed offset is a rotation of the encoding")
+    return figure(data, layout)
 
 
 def pca_2d(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -215,16 +208,15 @@ def pca_2d(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def pca_figure(coords: np.ndarray, ratios: np.ndarray, title: str, first_pos: int = 0) -> go.Figure:
     """Positions (from first_pos) as points in their 2-D PCA plane, joined in order and coloured by position."""
     positions = np.arange(first_pos, first_pos + coords.shape[0])
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=coords[:, 0], y=coords[:, 1], mode="lines",
-                             line={"color": "#999999", "width": 1}, hoverinfo="skip", showlegend=False))
-    fig.add_trace(go.Scatter(
-        x=coords[:, 0], y=coords[:, 1], mode="markers", showlegend=False, customdata=positions,
-        marker={"color": positions, "colorscale": SEQUENTIAL, "size": 6,
+    path = dict(type="scatter", x=coords[:, 0], y=coords[:, 1], mode="lines",
+                line={"color": "#999999", "width": 1}, hoverinfo="skip", showlegend=False)
+    points = dict(
+        type="scatter", x=coords[:, 0], y=coords[:, 1], mode="markers", showlegend=False, customdata=positions,
+        marker={"color": positions, "colorscale": colorscale(SEQUENTIAL), "size": 6,
                 "cmin": int(positions[0]), "cmax": max(int(positions[-1]), int(positions[0]) + 1),
                 "colorbar": {"title": {"text": "pos"}}},
         hovertemplate="pos %{customdata}<br>PC1 %{x:.3f}<br>PC2 %{y:.3f}<extra></extra>",
-    ))
-    fig.update_layout(title=title, xaxis_title=f"PC1 ({ratios[0]:.0%} of variance)",
-                      yaxis_title=f"PC2 ({ratios[1]:.0%} of variance)")
-    return fig
+    )
+    return figure([path, points], dict(title=dict(text=title),
+                                       xaxis=dict(title=dict(text=f"PC1 ({ratios[0]:.0%} of variance)")),
+                                       yaxis=dict(title=dict(text=f"PC2 ({ratios[1]:.0%} of variance)"))))

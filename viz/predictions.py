@@ -10,9 +10,8 @@ from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from viz.common import token_labels
+from viz.common import figure, layout_axis, subplot_axes, subplots_layout, token_labels
 from viz.attention import plot_text
 from viz.positional import LINE_COLOURS
 
@@ -35,22 +34,24 @@ def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequ
     # One x range for every panel: the largest probability plus room for its label, at least 10%.
     largest = max((p for preds in predictions for _, p in preds), default=0.0)
     x_max = max(0.1, min(1.0, largest * 1.3))
-    fig = make_subplots(rows=1, cols=n, subplot_titles=[plot_text(t) for t in titles] or [""],
-                        horizontal_spacing=0.12)
+    layout = subplots_layout(1, n, [plot_text(t) for t in titles] or [""], horizontal_spacing=0.12)
+    data = []
     for col, preds in enumerate(predictions, start=1):
         tokens = [plot_text(tok) for tok, _ in preds]
         probs = np.array([p for _, p in preds], dtype=np.float64)
         rank = np.arange(len(tokens))
-        fig.add_trace(go.Bar(
-            x=probs, y=rank, orientation="h", marker_color=colour, showlegend=False,
+        axes = subplot_axes(1, col, n)
+        data.append(dict(
+            type="bar", x=probs, y=rank, orientation="h", marker=dict(color=colour), showlegend=False,
             text=[f"{p:.1%}" for p in probs], textposition="outside", customdata=tokens,
-            hovertemplate="%{customdata}<br>probability %{x:.4f}<extra></extra>", name=titles[col - 1],
-        ), row=1, col=col)
-        fig.update_yaxes(tickvals=list(rank), ticktext=[f"{i + 1}. {t}" for i, t in enumerate(tokens)],
-                         autorange="reversed", row=1, col=col)
-        fig.update_xaxes(range=[0, x_max], title_text="probability", tickformat=".0%", row=1, col=col)
-    fig.update_layout(height=160 + 28 * max((len(p) for p in predictions), default=1))
-    return fig
+            hovertemplate="%{customdata}<br>probability %{x:.4f}<extra></extra>", name=titles[col - 1], **axes,
+        ))
+        layout[layout_axis(axes["yaxis"])].update(
+            tickvals=list(rank), ticktext=[f"{i + 1}. {t}" for i, t in enumerate(tokens)], autorange="reversed")
+        layout[layout_axis(axes["xaxis"])].update(
+            range=[0, x_max], title=dict(text="probability"), tickformat=".0%")
+    layout["height"] = 160 + 28 * max((len(p) for p in predictions), default=1)
+    return figure(data, layout)
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,16 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
     if not len(tokens) == len(input_tokens) == len(actions):
         raise ValueError(f"{len(tokens)} tokens, {len(input_tokens)} input tokens and {len(actions)} actions "
                          "must match")
-    fig = go.Figure()
     labels = [plot_text(label) for label in token_labels(tokens)]
     tokens, input_tokens = [plot_text(t) for t in tokens], [plot_text(t) for t in input_tokens]
+    data = []
     for action, colour in ACTION_COLOURS.items():
         where = [i for i, a in enumerate(actions) if a == action]
         if not where:
             continue
         for y, row_tokens, row in ((1.0, tokens, "sentence"), (0.0, input_tokens, "model input")):
-            fig.add_trace(go.Scatter(
-                x=where, y=[y] * len(where), mode="markers+text", name=action, legendgroup=action,
+            data.append(dict(
+                type="scatter", x=where, y=[y] * len(where), mode="markers+text", name=action, legendgroup=action,
                 showlegend=row == "sentence",
                 marker={"symbol": "square", "size": 30, "color": colour, "opacity": 0.45,
                         "line": {"color": "#555555", "width": 1}},
@@ -114,12 +115,14 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
                 customdata=[labels[i] for i in where],
                 hovertemplate=f"%{{customdata}}<br>{row}: %{{text}}<br>{action}<extra></extra>",
             ))
-    fig.update_yaxes(tickvals=[1.0, 0.0], ticktext=["sentence", "model input"], range=[-0.6, 1.6], showgrid=False)
-    fig.update_xaxes(title_text="pos", range=[-0.7, len(tokens) - 0.3], tickvals=list(range(len(tokens))),
-                     ticktext=labels)
-    fig.update_layout(title="BERT masking: chosen positions and what the model sees", height=260,
-                      legend={"orientation": "h", "y": -0.35})
-    return fig
+    layout = dict(
+        title=dict(text="BERT masking: chosen positions and what the model sees"), height=260,
+        legend={"orientation": "h", "y": -0.35},
+        yaxis=dict(tickvals=[1.0, 0.0], ticktext=["sentence", "model input"], range=[-0.6, 1.6], showgrid=False),
+        xaxis=dict(title=dict(text="pos"), range=[-0.7, len(tokens) - 0.3], tickvals=list(range(len(tokens))),
+                   ticktext=labels),
+    )
+    return figure(data, layout)
 
 
 def ablation_figure(tokens: Sequence[str], before: Sequence[float], after: Sequence[float],
@@ -129,13 +132,14 @@ def ablation_figure(tokens: Sequence[str], before: Sequence[float], after: Seque
         raise ValueError(f"{len(tokens)} tokens, {len(before)} and {len(after)} probabilities must match")
     rank = np.arange(len(tokens))
     tokens = [plot_text(t) for t in tokens]
-    fig = go.Figure()
     series = (("all heads", before, LINE_COLOURS[0]), ("heads switched off", after, LINE_COLOURS[5]))
-    for name, values, colour in series:
-        fig.add_trace(go.Bar(x=np.asarray(values, dtype=np.float64), y=rank, orientation="h", name=name,
-                             marker_color=colour, customdata=list(tokens),
-                             hovertemplate=f"%{{customdata}}<br>{name}: %{{x:.4f}}<extra></extra>"))
-    fig.update_yaxes(tickvals=list(rank), ticktext=list(tokens), autorange="reversed")
-    fig.update_xaxes(range=[0, 1], title_text="probability", tickformat=".0%")
-    fig.update_layout(barmode="group", title=plot_text(title), height=180 + 40 * len(tokens))
-    return fig
+    data = [dict(type="bar", x=np.asarray(values, dtype=np.float64), y=rank, orientation="h", name=name,
+                 marker=dict(color=colour), customdata=list(tokens),
+                 hovertemplate=f"%{{customdata}}<br>{name}: %{{x:.4f}}<extra></extra>")
+            for name, values, colour in series]
+    layout = dict(
+        barmode="group", title=dict(text=plot_text(title)), height=180 + 40 * len(tokens),
+        yaxis=dict(tickvals=list(rank), ticktext=list(tokens), autorange="reversed"),
+        xaxis=dict(range=[0, 1], title=dict(text="probability"), tickformat=".0%"),
+    )
+    return figure(data, layout)

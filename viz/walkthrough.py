@@ -13,9 +13,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from viz.common import DIVERGING, MASKED_COLOUR, SEQUENTIAL, check_matrix, token_labels
+from viz.common import (DIVERGING, MASKED_COLOUR, SEQUENTIAL, check_matrix, colorscale, figure, layout_axis,
+                         subplot_axes, subplots_layout, token_labels)
 from viz.attention import plot_text
 from viz.positional import LINE_COLOURS
 
@@ -62,31 +62,33 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
     finite = shown[np.isfinite(shown)]
     if signed:
         bound = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
-        colour = {"colorscale": DIVERGING, "zmid": 0.0, "zmin": -bound, "zmax": bound}
+        colour = {"colorscale": colorscale(DIVERGING), "zmid": 0.0, "zmin": -bound, "zmax": bound}
     else:
         low = float(finite.min()) if finite.size else 0.0
         high = float(finite.max()) if finite.size else 1.0
-        colour = {"colorscale": SEQUENTIAL, "zmin": low, "zmax": high if high > low else low + 1.0}
-    fig = go.Figure(go.Heatmap(
-        z=shown, x=np.arange(len(cols)), y=np.arange(len(rows)), **colour,
-        customdata=np.array([[f"{r} / {c}" for c in cols] for r in rows], dtype=object),
+        colour = {"colorscale": colorscale(SEQUENTIAL), "zmin": low, "zmax": high if high > low else low + 1.0}
+    cells = np.array([[f"{r} / {c}" for c in cols] for r in rows], dtype=object)
+    data = [dict(
+        type="heatmap", z=shown, x=np.arange(len(cols)), y=np.arange(len(rows)),
+        **colour, customdata=cells,
         colorbar={"title": {"text": value_name}},
         hovertemplate="%{customdata}<br>" + value_name + " %{z:.4f}<extra></extra>",
-    ))
+    )]
     if allowed is not None and not np.asarray(allowed, dtype=bool).all():
         blocked = np.where(np.asarray(allowed, dtype=bool), np.nan, 1.0)
-        fig.add_trace(go.Heatmap(
-            z=blocked, x=np.arange(len(cols)), y=np.arange(len(rows)), name="masked (not allowed)",
-            colorscale=[[0.0, MASKED_COLOUR], [1.0, MASKED_COLOUR]], showscale=False,
-            customdata=np.array([[f"{r} / {c}" for c in cols] for r in rows], dtype=object),
+        data.append(dict(
+            type="heatmap", z=blocked, x=np.arange(len(cols)), y=np.arange(len(rows)), name="masked (not allowed)",
+            colorscale=[[0.0, MASKED_COLOUR], [1.0, MASKED_COLOUR]], showscale=False, customdata=cells,
             hovertemplate="%{customdata}<br>masked: not allowed<extra></extra>",
         ))
-    fig.update_xaxes(tickvals=list(range(len(cols))), ticktext=list(cols), title_text=x_title,
-                     range=[-0.5, len(cols) - 0.5], showgrid=False, zeroline=False)
-    fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=list(rows), title_text=y_title,
-                     range=[len(rows) - 0.5, -0.5], showgrid=False, zeroline=False)
-    fig.update_layout(title=title)
-    return fig
+    layout = dict(
+        title=dict(text=title),
+        xaxis=dict(tickvals=list(range(len(cols))), ticktext=list(cols), title=dict(text=x_title),
+                   range=[-0.5, len(cols) - 0.5], showgrid=False, zeroline=False),
+        yaxis=dict(tickvals=list(range(len(rows))), ticktext=list(rows), title=dict(text=y_title),
+                   range=[len(rows) - 0.5, -0.5], showgrid=False, zeroline=False),
+    )
+    return figure(data, layout)
 
 
 def score_decomposition(q_row: np.ndarray, k: np.ndarray, raw_row: np.ndarray,
@@ -118,27 +120,30 @@ def concat_figure(z_heads: np.ndarray, out: np.ndarray, tokens: Sequence[str], h
         raise ValueError(f"z has {n_pos} positions, while number of tokens is {len(tokens)}")
     concat = z_heads.transpose(1, 0, 2).reshape(n_pos, n_heads * d_head)  # [pos, head * d_head]
     labels = [plot_text(label) for label in token_labels(tokens)]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
-                        subplot_titles=(f"concat of {n_heads} heads' z  [pos, {n_heads * d_head}]",
-                                        f"attn.out = concat W_O + b_O  [pos, {out.shape[1]}]"))
+    layout = subplots_layout(1, 2, (f"concat of {n_heads} heads' z  [pos, {n_heads * d_head}]",
+                                    f"attn.out = concat W_O + b_O  [pos, {out.shape[1]}]"), horizontal_spacing=0.14)
+    data = []
     for col, (matrix, colorbar_x) in enumerate(((concat, 0.44), (np.asarray(out), 1.0)), start=1):
         bound = float(np.abs(matrix).max()) or 1.0
-        fig.add_trace(go.Heatmap(
-            z=matrix, x=np.arange(matrix.shape[1]), y=np.arange(n_pos),
-            colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
+        axes = subplot_axes(1, col, 2)
+        data.append(dict(
+            type="heatmap", z=matrix, x=np.arange(matrix.shape[1]), y=np.arange(n_pos),
+            colorscale=colorscale(DIVERGING), zmid=0.0, zmin=-bound, zmax=bound,
             colorbar={"title": {"text": "value"}, "x": colorbar_x},
-            hovertemplate="pos %{y}<br>dim %{x}<br>value %{z:.4f}<extra></extra>",
-        ), row=1, col=col)
-        fig.update_yaxes(tickvals=list(range(n_pos)), ticktext=labels, autorange="reversed",
-                         showticklabels=col == 1, row=1, col=col)   # same rows: label them once
-    for boundary in range(1, n_heads):
-        fig.add_vline(x=boundary * d_head - 0.5, line={"color": "#444444", "width": 1}, row=1, col=1)
-    fig.add_shape(type="rect", x0=head * d_head - 0.5, x1=(head + 1) * d_head - 0.5, y0=-0.5, y1=n_pos - 0.5,
-                  line={"color": "#000000", "width": 3}, row=1, col=1)
-    fig.update_xaxes(title_text="head * d_head + j", row=1, col=1)
-    fig.update_xaxes(title_text="d_model index", row=1, col=2)
-    fig.update_layout(title="Multi-head: concatenate every head's z, then project with W_O")
-    return fig
+            hovertemplate="pos %{y}<br>dim %{x}<br>value %{z:.4f}<extra></extra>", **axes,
+        ))
+        layout[layout_axis(axes["yaxis"])].update(tickvals=list(range(n_pos)), ticktext=labels, autorange="reversed",
+                                                  showticklabels=col == 1)   # same rows: label them once
+    boundaries = [dict(type="line", xref="x", x0=boundary * d_head - 0.5, x1=boundary * d_head - 0.5,
+                       yref="y domain", y0=0, y1=1, line={"color": "#444444", "width": 1})
+                  for boundary in range(1, n_heads)]
+    chosen = dict(type="rect", xref="x", yref="y", x0=head * d_head - 0.5, x1=(head + 1) * d_head - 0.5,
+                  y0=-0.5, y1=n_pos - 0.5, line={"color": "#000000", "width": 3})
+    layout["shapes"] = boundaries + [chosen]
+    layout["xaxis"]["title"] = dict(text="head * d_head + j")
+    layout["xaxis2"]["title"] = dict(text="d_model index")
+    layout["title"] = dict(text="Multi-head: concatenate every head's z, then project with W_O")
+    return figure(data, layout)
 
 
 # --- why divide by sqrt(d_k) ----------------------------------------------------------------
@@ -190,24 +195,26 @@ def scaling_figure(result: pd.DataFrame, n_keys: int) -> go.Figure:
               ("max_weight", "mean largest softmax weight"),
               ("entropy", f"mean softmax entropy (uniform = {np.log(n_keys):.2f})"),
               ("jacobian", "softmax gradient size ||J||"))
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in panels],
-                        horizontal_spacing=0.1, vertical_spacing=0.16)
+    layout = subplots_layout(2, 2, [title for _, title in panels], horizontal_spacing=0.1, vertical_spacing=0.16)
     styles = {"raw": ("q·k (not scaled)", LINE_COLOURS[5], "solid"),
               "scaled": ("q·k / sqrt(d_k)", LINE_COLOURS[0], "dash")}
+    data = []
     for i, (key, _) in enumerate(panels):
         row, col = divmod(i, 2)
+        axes = subplot_axes(row + 1, col + 1, 2)
         for kind, (label, colour, dash) in styles.items():
-            fig.add_trace(go.Scatter(
-                x=result["d_k"], y=result[f"{key}_{kind}"], mode="lines+markers", name=label,
-                legendgroup=kind, showlegend=i == 0, line={"color": colour, "dash": dash},
-                hovertemplate=f"{label}<br>d_k %{{x}}<br>%{{y:.4g}}<extra></extra>",
-            ), row=row + 1, col=col + 1)
-        fig.update_xaxes(type="log", title_text="d_k", row=row + 1, col=col + 1)
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_yaxes(range=[0, 1.05], row=1, col=2)
-    fig.update_layout(title="Scaling keeps the scores' spread, and softmax's gradients, the same for every d_k",
-                      height=620)
-    return fig
+            data.append(dict(
+                type="scatter", x=result["d_k"].to_numpy(), y=result[f"{key}_{kind}"].to_numpy(),
+                mode="lines+markers", name=label, legendgroup=kind, showlegend=i == 0,
+                line={"color": colour, "dash": dash},
+                hovertemplate=f"{label}<br>d_k %{{x}}<br>%{{y:.4g}}<extra></extra>", **axes,
+            ))
+        layout[layout_axis(axes["xaxis"])].update(type="log", title=dict(text="d_k"))
+    layout["yaxis"]["type"] = "log"
+    layout["yaxis2"]["range"] = [0, 1.05]
+    layout.update(title=dict(text="Scaling keeps the scores' spread, and softmax's gradients, the same for every d_k"),
+                  height=620)
+    return figure(data, layout)
 
 
 # --- activations ---------------------------------------------------------------------------
@@ -219,26 +226,28 @@ def activation_figure(x: np.ndarray, curves: Mapping[str, np.ndarray], reference
     """
     if reference not in curves:
         raise ValueError(f"reference {reference!r} is not one of the curves {list(curves)}")
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("activation(x)", f"|difference from {reference}| (log scale)"))
+    layout = subplots_layout(1, 2, ("activation(x)", f"|difference from {reference}| (log scale)"),
+                             horizontal_spacing=0.12)
+    data = []
     for i, (name, y) in enumerate(curves.items()):
         colour = LINE_COLOURS[i % len(LINE_COLOURS)]
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name,
-                                 line={"color": colour},
-                                 hovertemplate=f"{name}<br>x %{{x:.3f}}<br>%{{y:.6f}}<extra></extra>"),
-                      row=1, col=1)
+        data.append(dict(type="scatter", x=x, y=y, mode="lines", name=name, legendgroup=name,
+                         line={"color": colour},
+                         hovertemplate=f"{name}<br>x %{{x:.3f}}<br>%{{y:.6f}}<extra></extra>",
+                         **subplot_axes(1, 1, 2)))
         if name != reference:
             gap = np.abs(np.asarray(y, dtype=np.float64) - np.asarray(curves[reference], dtype=np.float64))
-            fig.add_trace(go.Scatter(x=x, y=np.where(gap > 0, gap, np.nan), mode="lines",
-                                     name=f"|{name} - {reference}|", legendgroup=name, showlegend=False,
-                                     line={"color": colour},
-                                     hovertemplate=f"|{name} - {reference}|<br>x %{{x:.3f}}<br>%{{y:.3e}}<extra></extra>"),
-                          row=1, col=2)
-    fig.update_xaxes(title_text="x")
-    fig.update_yaxes(title_text="activation(x)", row=1, col=1)
-    fig.update_yaxes(title_text="|difference|", type="log", exponentformat="power", row=1, col=2)
-    fig.update_layout(title="GELU (exact erf and tanh approximation) and ReLU")
-    return fig
+            data.append(dict(type="scatter", x=x, y=np.where(gap > 0, gap, np.nan), mode="lines",
+                             name=f"|{name} - {reference}|", legendgroup=name, showlegend=False,
+                             line={"color": colour},
+                             hovertemplate=f"|{name} - {reference}|<br>x %{{x:.3f}}<br>%{{y:.3e}}<extra></extra>",
+                             **subplot_axes(1, 2, 2)))
+    for axis in ("xaxis", "xaxis2"):
+        layout[axis]["title"] = dict(text="x")
+    layout["yaxis"]["title"] = dict(text="activation(x)")
+    layout["yaxis2"].update(title=dict(text="|difference|"), type="log", exponentformat="power")
+    layout["title"] = dict(text="GELU (exact erf and tanh approximation) and ReLU")
+    return figure(data, layout)
 
 
 # --- LayerNorm vs BatchNorm ----------------------------------------------------------------
@@ -267,27 +276,30 @@ def norm_figure(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> go.Fig
     check_matrix(x, rows, cols, "token batch")
     rows = [plot_text(r) for r in rows]
     panels = (("input", x), ("LayerNorm: each row", layer_norm(x, eps)), ("BatchNorm: each column", batch_norm(x, eps)))
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[name for name, _ in panels], horizontal_spacing=0.08)
+    layout = subplots_layout(1, 3, [name for name, _ in panels], horizontal_spacing=0.08)
+    data = []
     for col, (name, matrix) in enumerate(panels, start=1):
-        fig.add_trace(go.Heatmap(
-            z=matrix, x=np.arange(len(cols)), y=np.arange(len(rows)), name=name,
+        axes = subplot_axes(1, col, 3)
+        data.append(dict(
+            type="heatmap", z=matrix, x=np.arange(len(cols)), y=np.arange(len(rows)), name=name,
             coloraxis="coloraxis" if col == 1 else "coloraxis2",
             text=np.round(matrix, 2), texttemplate="%{text}",
-            hovertemplate=f"{name}<br>row %{{y}}<br>feature %{{x}}<br>%{{z:.4f}}<extra></extra>",
-        ), row=1, col=col)
-        fig.update_xaxes(tickvals=list(range(len(cols))), ticktext=cols, title_text="feature", row=1, col=col)
-        fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=list(rows), autorange="reversed",
-                         showticklabels=col == 1, row=1, col=col)
+            hovertemplate=f"{name}<br>row %{{y}}<br>feature %{{x}}<br>%{{z:.4f}}<extra></extra>", **axes,
+        ))
+        layout[layout_axis(axes["xaxis"])].update(tickvals=list(range(len(cols))), ticktext=cols,
+                                                  title=dict(text="feature"))
+        layout[layout_axis(axes["yaxis"])].update(tickvals=list(range(len(rows))), ticktext=list(rows),
+                                                  autorange="reversed", showticklabels=col == 1)
     bound_in = float(np.abs(x).max()) or 1.0
     bound_out = max(float(np.abs(m).max()) for _, m in panels[1:]) or 1.0
-    fig.update_layout(
-        title="LayerNorm vs BatchNorm: which axis is normalised",
-        coloraxis={"colorscale": DIVERGING, "cmid": 0.0, "cmin": -bound_in, "cmax": bound_in,
+    layout.update(
+        title=dict(text="LayerNorm vs BatchNorm: which axis is normalised"),
+        coloraxis={"colorscale": colorscale(DIVERGING), "cmid": 0.0, "cmin": -bound_in, "cmax": bound_in,
                    "colorbar": {"title": {"text": "input"}, "x": 1.02}},
-        coloraxis2={"colorscale": DIVERGING, "cmid": 0.0, "cmin": -bound_out, "cmax": bound_out,
+        coloraxis2={"colorscale": colorscale(DIVERGING), "cmid": 0.0, "cmin": -bound_out, "cmax": bound_out,
                     "colorbar": {"title": {"text": "normalised"}, "x": 1.12}},
     )
-    return fig
+    return figure(data, layout)
 
 
 def norm_stats(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> pd.DataFrame:
