@@ -631,13 +631,14 @@ def show_problem(problem: Exception, *, kind: str = "warning") -> None:
 # above: every function returns numpy / plain Python, raises Problem with a sentence.
 
 
-def _run(model: Any, enc: Any, record: tuple[str, ...], head_mask: Any = None) -> Any:
-    """One forward pass of an encoded input (no gradients), recording ``record``."""
+def _run(model: Any, enc: Any, record: tuple[str, ...], head_mask: Any = None, logits_at: Any = None) -> Any:
+    """One forward pass of an encoded input (no gradients), recording ``record``; vocabulary
+    logits only at ``logits_at`` when given."""
     import torch
 
     with torch.no_grad():
-        return model(enc.input_ids, attention_mask=enc.attention_mask,
-                     token_type_ids=enc.token_type_ids, record=record, head_mask=head_mask)
+        return model(enc.input_ids, attention_mask=enc.attention_mask, token_type_ids=enc.token_type_ids,
+                     record=record, head_mask=head_mask, logits_at=logits_at)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -817,8 +818,8 @@ def _blank_probs(model: Any, enc: Any, positions: list[int], heads_off: tuple[tu
     """Softmax over the vocabulary at each blank: torch [blank, vocab]."""
     import torch
 
-    logits = _run(model, enc, (), _heads_off_mask(model, heads_off)).logits
-    return torch.softmax(logits[0, positions].float(), dim=-1)
+    logits = _run(model, enc, (), _heads_off_mask(model, heads_off), logits_at=positions).logits
+    return torch.softmax(logits[0].float(), dim=-1)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -891,8 +892,10 @@ def mlm_masking(model_id: str, text: str, seed: int, top_k: int = 3) -> dict:
     plan = bert_mask_plan(ids, [i in specials for i in ids], int(model.tokenizer.mask_token_id),
                           _replacement_ids(model.tokenizer), seed=int(seed))
     enc.input_ids = torch.tensor([list(plan.input_ids)])  # one row: no padding to keep
-    logits = _run(model, enc, ()).logits[0]
-    probs = torch.softmax(logits[list(plan.chosen)].float(), dim=-1) if plan.chosen else None
+    probs = None
+    if plan.chosen:
+        logits = _run(model, enc, (), logits_at=list(plan.chosen)).logits[0]
+        probs = torch.softmax(logits.float(), dim=-1)
     tok = model.tokenizer
     return {"tokens": tok.convert_ids_to_tokens(ids), "input_tokens": tok.convert_ids_to_tokens(list(plan.input_ids)),
             "actions": list(plan.actions), "chosen": list(plan.chosen),

@@ -116,9 +116,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# What ``make run`` sets for the server (the Makefile says why); ``--server-env KEY=`` unsets one.
+MAKE_RUN_ENV = {"OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
+
+
 def start_server(port: int, env_extra: dict[str, str], log_path: Path, root: Path = ROOT) -> subprocess.Popen:
     """``streamlit run app.py`` in ``root`` (another copy of the app: try a fix without editing this one)."""
-    env = dict(os.environ, **env_extra)
+    env = {k: v for k, v in dict(os.environ, **env_extra).items() if v != ""}
     cmd = [str(ROOT / ".venv/bin/streamlit"), "run", "app.py", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     log = open(log_path, "w")
@@ -441,12 +445,13 @@ def main() -> int:
     parser.add_argument("--max-actions", type=int, default=500, help="per student, a bound besides --seconds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
-                        help="environment for the server (try a fix without editing the app), repeatable")
+                        help="server environment on top of make run's (OMP_NUM_THREADS=1, MALLOC_ARENA_MAX=2); "
+                             "KEY= unsets one; repeatable")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="run the app found in this folder (a patched copy), with this checkout's .venv")
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args()
-    env_extra = dict(kv.split("=", 1) for kv in args.server_env)
+    env_extra = dict(MAKE_RUN_ENV, **dict(kv.split("=", 1) for kv in args.server_env))
     port = args.port or free_port()
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"classroom_streamlit_{port}.log"
     load = os.getloadavg()

@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from classroom import Session, free_port, start_server, stop_server  # noqa: E402
+from classroom import MAKE_RUN_ENV, Session, free_port, start_server, stop_server  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -243,7 +243,7 @@ def bench_browser(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[di
              "512 tokens": lambda salt: tokens_sentence(tokenizer, 512, salt)}
     port = port or free_port()
     log = Path(tempfile.gettempdir()) / f"pages_streamlit_{port}.log"
-    proc = start_server(port, {}, log, root)
+    proc = start_server(port, dict(MAKE_RUN_ENV), log, root)
     rows = []
     try:
         with sync_playwright() as p:

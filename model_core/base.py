@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -46,7 +46,7 @@ class ModelConfig:
 
 @dataclass
 class ModelOutput:
-    logits: Optional[torch.Tensor]   # [batch, pos, vocab], or None for a model without a head
+    logits: Optional[torch.Tensor]   # [batch, pos, vocab] ([batch, len(logits_at), vocab] when asked), or None without a head
     last_hidden: torch.Tensor        # [batch, pos, d_model]: the final residual stream (after ln_final for GPT-2)
     trace: Trace                     # only the names asked for in `record`
 
@@ -70,11 +70,15 @@ class TransformerModel(nn.Module):
         token_type_ids: Optional[torch.Tensor] = None,
         record: Iterable[str] = (),
         head_mask: Optional[torch.Tensor] = None,
+        logits_at: Optional[Sequence[int]] = None,
     ) -> ModelOutput:
+        """``logits_at``: positions whose vocabulary logits are wanted (e.g. [-1] for the next token);
+        the projection onto the vocabulary is the costliest matrix product of a small model."""
         input_ids, attention_mask, head_mask = self._check(input_ids, attention_mask, head_mask)
         rec = Recorder(record)
+        at = None if logits_at is None else torch.as_tensor(logits_at, dtype=torch.long).flatten()
         with torch.no_grad():
-            logits, last_hidden = self._forward(input_ids, attention_mask, token_type_ids, rec, head_mask)
+            logits, last_hidden = self._forward(input_ids, attention_mask, token_type_ids, rec, head_mask, at)
         return ModelOutput(logits=logits, last_hidden=last_hidden, trace=rec.trace)
 
     def _check(self, input_ids, attention_mask, head_mask):

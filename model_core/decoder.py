@@ -52,7 +52,7 @@ class Decoder(TransformerModel):
         self.ln_final = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
         self.has_lm_head = with_head
 
-    def _forward(self, input_ids, attention_mask, token_type_ids, rec, head_mask):
+    def _forward(self, input_ids, attention_mask, token_type_ids, rec, head_mask, logits_at=None):
         n_pos = input_ids.shape[1]
         # Causal AND padding: query t may look at real keys at positions <= t.
         allowed = padding_allowed(attention_mask) & causal_allowed(n_pos, input_ids.device)
@@ -70,6 +70,6 @@ class Decoder(TransformerModel):
         rec("ln_final.out", x)
         logits = None
         if self.has_lm_head:
-            logits = F.linear(x, self.tok.weight)                        # [batch, pos, vocab], tied
+            logits = F.linear(x if logits_at is None else x[:, logits_at], self.tok.weight)                        # [batch, pos, vocab], tied
             rec("logits", logits)
         return logits, x

@@ -88,7 +88,7 @@ class Encoder(TransformerModel):
         self.head = MLMHead(cfg) if with_head else None
         self.has_lm_head = with_head
 
-    def _forward(self, input_ids, attention_mask, token_type_ids, rec, head_mask):
+    def _forward(self, input_ids, attention_mask, token_type_ids, rec, head_mask, logits_at=None):
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         allowed = padding_allowed(attention_mask)                        # [batch, query_pos, key_pos]
@@ -98,6 +98,6 @@ class Encoder(TransformerModel):
             x = block(x, allowed, rec, None if head_mask is None else head_mask[i], mask_needed)
         logits = None
         if self.head is not None:
-            logits = self.head(x, self.embed.tok.weight)
+            logits = self.head(x if logits_at is None else x[:, logits_at], self.embed.tok.weight)
             rec("logits", logits)
         return logits, x

@@ -112,14 +112,14 @@ def fill_mask(model: TransformerModel, text: str, top_k: int = 5) -> list[list[t
     positions = (enc.input_ids[0] == model.tokenizer.mask_token_id).nonzero().flatten()
     if len(positions) == 0:
         raise InputError(f"Every {mask} lies past the first {enc.limit} tokens the model can read; shorten the text.")
-    out = model(enc.input_ids, enc.attention_mask, enc.token_type_ids)
-    probs = out.logits[0, positions].softmax(dim=-1)                     # [n_masks, vocab]
+    out = model(enc.input_ids, enc.attention_mask, enc.token_type_ids, logits_at=positions)
+    probs = out.logits[0].softmax(dim=-1)                                # [n_masks, vocab]
     return [_top_k(row, model, top_k) for row in probs]
 
 
 def _next_token_probs(model: TransformerModel, ids: torch.Tensor, temperature: float) -> torch.Tensor:
-    out = model(ids[None])
-    return (out.logits[0, -1] / temperature).softmax(dim=-1)             # [vocab]
+    out = model(ids[None], logits_at=[-1])
+    return (out.logits[0, 0] / temperature).softmax(dim=-1)              # [vocab]
 
 
 def _decoder_ids(model: TransformerModel, text: str) -> torch.Tensor:

@@ -106,6 +106,16 @@ def test_head_mask_switches_a_head_off(tiny_encoder):
     assert not torch.allclose(ablated.logits, full.logits)
 
 
+@pytest.mark.parametrize("family", ["encoder", "decoder"])
+def test_logits_at_gives_the_same_logits_as_the_full_pass(family, tiny_encoder, tiny_decoder):
+    model = tiny_encoder if family == "encoder" else tiny_decoder
+    enc = model_core.encode(model, ["the cat sat on the mat", "a dog"])  # padded second row
+    full = model(enc.input_ids, enc.attention_mask).logits
+    some = model(enc.input_ids, enc.attention_mask, logits_at=[-1, 2, 0]).logits
+    assert some.shape == (2, 3, full.shape[-1])
+    torch.testing.assert_close(some, full[:, [-1, 2, 0]], rtol=0, atol=1e-5)  # GEMM shape rounding only
+
+
 def test_sinusoidal_table_formula():
     table = model_core.sinusoidal_table(50, 16)
     assert table.shape == (50, 16)
