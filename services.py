@@ -303,9 +303,9 @@ def _load_default(family: str, model_id: str) -> Any:
     """The bundled model or the tiny random one of ``family`` (shared by every session)."""
     import model_core
 
-    if model_id == TINY:
-        return model_core.tiny_random(family, seed=0)
-    return model_core.load_bundled(family)
+    model = model_core.tiny_random(family, seed=0) if model_id == TINY else model_core.load_bundled(family)
+    _exempt_from_gc()
+    return model
 
 
 # Models users load by hub id or folder: few kept at once, they can be large.
@@ -313,7 +313,29 @@ def _load_default(family: str, model_id: str) -> Any:
 def _load_other(model_id: str) -> Any:
     import model_core
 
-    return model_core.load_pretrained(model_id)
+    model = model_core.load_pretrained(model_id)
+    _exempt_from_gc()
+    return model
+
+
+def _exempt_from_gc() -> None:
+    """Take every object alive now (the libraries, the loaded models) out of the cyclic GC's scans.
+
+    Streamlit runs a full ``gc.collect()`` after every script run (``runner.postScriptGC``);
+    with torch, transformers, plotly and the models loaded that walks ~300,000 objects,
+    ~150 ms each time on this machine, holding the GIL, so 30 students' reruns spent
+    about a quarter of the server's CPU there (bench/README.md). ``gc.freeze()`` moves
+    them to a generation collections skip; what is freed by reference counting still is,
+    and objects made later are collected as before. Called when a model has just loaded,
+    i.e. a few times per process.
+    """
+    import gc
+
+    import altair  # noqa: F401  (the pages' libraries, loaded now so they are exempted too)
+    import pandas  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+
+    gc.freeze()
 
 
 def _one_thread_per_op() -> None:
@@ -453,15 +475,7 @@ def attention(family: str, model_id: str, sentence_a: str, sentence_b: str = "")
     model = _load(family, model_id)
     pairs = [sentence_b] if sentence_b.strip() else None
     enc = _encode(model, [sentence_a], pairs)
-    import torch
-
-    with torch.no_grad():
-        out = model(
-            enc.input_ids,
-            attention_mask=enc.attention_mask,
-            token_type_ids=enc.token_type_ids,
-            record=("blocks.*.attn.pattern",),
-        )
+    out = _run(model, enc, ("blocks.*.attn.pattern",))
     pattern = out.trace.stack("attn.pattern")[:, 0]  # (layer, head, query_pos, key_pos)
     n = int(enc.lengths[0])
     return {
@@ -499,16 +513,7 @@ def attention_steps(family: str, model_id: str, texts: tuple[str, ...], layer: i
         raise Problem(f"This model has layers 0 to {n_layers - 1} and heads 0 to {n_heads - 1}; pick one of those.")
     enc = _encode(model, list(texts), None)
     names = tuple(f"blocks.{layer}.attn.{step}" for step in (*STEP_NAMES, "allowed"))
-    import torch
-
-    with torch.no_grad():
-        out = model(
-            enc.input_ids,
-            attention_mask=enc.attention_mask,
-            token_type_ids=enc.token_type_ids,
-            record=names,
-        )
-    trace = out.trace.numpy()
+    trace = _run(model, enc, names).trace.numpy()
     result: dict[str, Any] = {
         step: np.asarray(trace[f"blocks.{layer}.attn.{step}"][:, head], dtype=np.float32) for step in STEP_NAMES
     }
@@ -631,9 +636,12 @@ def show_problem(problem: Exception, *, kind: str = "warning") -> None:
 # above: every function returns numpy / plain Python, raises Problem with a sentence.
 
 
-def _run(model: Any, enc: Any, record: tuple[str, ...], head_mask: Any = None, logits_at: Any = None) -> Any:
-    """One forward pass of an encoded input (no gradients), recording ``record``; vocabulary
-    logits only at ``logits_at`` when given."""
+def _run(model: Any, enc: Any, record: tuple[str, ...], head_mask: Any = None, logits_at: Any = ()) -> Any:
+    """One forward pass of an encoded input (no gradients), recording ``record``.
+
+    Vocabulary logits only at the positions ``logits_at``, none by default: a trace does not
+    need them, and the vocabulary projection is the largest product of a small model.
+    """
     import torch
 
     with torch.no_grad():
