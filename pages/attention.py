@@ -135,16 +135,20 @@ st.markdown(
     "why Transformers train with the soft version."
 )
 st.latex(r"\text{hard}_{ij}=\begin{cases}1 & j=\arg\max_{j'} a_{ij'}\\ 0 & \text{otherwise}\end{cases}")
-soft_col, hard_col = st.columns(2)
-hard = va.hard_attention(one)
-with soft_col:
-    st.plotly_chart(va.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights"),
-                    key="att_soft", width="stretch")
-    services.download_csv(one, labels, labels, f"{stem}_soft.csv", key="csv_soft")
-with hard_col:
-    st.plotly_chart(va.attention_heatmap(hard, shown_tokens, segments=segments, title="hard: arg-max per query",
-                                         value_name="chosen (1 = yes)"), key="att_hard", width="stretch")
-    services.download_csv(hard, labels, labels, f"{stem}_hard.csv", key="csv_hard")
+# Drawn on request: five more full-size heatmaps doubled the time from a new sentence to a
+# finished page in the browser at 128 tokens (bench/README.md), for sections not every visit needs.
+if services.url_widget(st.checkbox, "softhard", False, "Draw the soft and hard maps of this head",
+                       key="att_softhard"):
+    soft_col, hard_col = st.columns(2)
+    hard = va.hard_attention(one)
+    with soft_col:
+        st.plotly_chart(va.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights"),
+                        key="att_soft", width="stretch")
+        services.download_csv(one, labels, labels, f"{stem}_soft.csv", key="csv_soft")
+    with hard_col:
+        st.plotly_chart(va.attention_heatmap(hard, shown_tokens, segments=segments, title="hard: arg-max per query",
+                                             value_name="chosen (1 = yes)"), key="att_hard", width="stretch")
+        services.download_csv(hard, labels, labels, f"{stem}_hard.csv", key="csv_hard")
 
 # ---------------------------------------------------------------- summaries
 st.subheader("Summaries across heads and layers")
@@ -155,19 +159,21 @@ st.markdown(
 )
 st.latex(r"\tilde A^{(l)}=\mathrm{norm}\Big(\tfrac{1}{H}\sum_h A^{(l,h)}+I\Big),\qquad "
          r"R^{(l)}=\tilde A^{(l)}\,\tilde A^{(l-1)}\cdots\tilde A^{(0)}")
-# Rollout runs on every token (the residual path goes through [CLS]/[SEP] too);
-# hiding them happens afterwards, on the result.
-rolled = va.rollout(trace["pattern"])[layer]
-if shown_tokens is not tokens:
-    rolled = va.restrict(rolled, keep)
-summaries = (
-    ("mean", va.head_mean(pattern)[layer], f"mean over heads (layer {layer})"),
-    ("max", va.head_max(pattern)[layer], f"max over heads (layer {layer})"),
-    ("rollout", rolled, f"rollout through layers 0-{layer}"),
-)
-for column, (name, matrix, title) in zip(st.columns(3), summaries):
-    with column:
-        st.plotly_chart(va.attention_heatmap(matrix, shown_tokens, segments=segments, title=title),
-                        key=f"att_sum_{name}", width="stretch")
-        services.download_csv(matrix, labels, labels, f"{family}_L{layer}_{name}.csv", key=f"csv_{name}")
-st.caption("Max over heads is not a distribution: its rows can sum to more than 1.")
+if services.url_widget(st.checkbox, "summaries", False, "Draw mean, max and rollout of this layer",
+                       key="att_summaries"):
+    # Rollout runs on every token (the residual path goes through [CLS]/[SEP] too);
+    # hiding them happens afterwards, on the result.
+    rolled = va.rollout(trace["pattern"])[layer]
+    if shown_tokens is not tokens:
+        rolled = va.restrict(rolled, keep)
+    summaries = (
+        ("mean", va.head_mean(pattern)[layer], f"mean over heads (layer {layer})"),
+        ("max", va.head_max(pattern)[layer], f"max over heads (layer {layer})"),
+        ("rollout", rolled, f"rollout through layers 0-{layer}"),
+    )
+    for column, (name, matrix, title) in zip(st.columns(3), summaries):
+        with column:
+            st.plotly_chart(va.attention_heatmap(matrix, shown_tokens, segments=segments, title=title),
+                            key=f"att_sum_{name}", width="stretch")
+            services.download_csv(matrix, labels, labels, f"{family}_L{layer}_{name}.csv", key=f"csv_{name}")
+    st.caption("Max over heads is not a distribution: its rows can sum to more than 1.")

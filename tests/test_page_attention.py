@@ -16,7 +16,7 @@ def z_of(figure: dict) -> np.ndarray:
 
 
 def test_renders_on_the_bundled_encoder():
-    at = run_app()
+    at = run_app(softhard="1", summaries="1")
     assert_clean(at)
     keys = " ".join(charts(at))
     for key in ("att_grid", "att_head_fig", "att_soft", "att_hard", "att_sum_mean", "att_sum_max", "att_sum_rollout"):
@@ -69,8 +69,22 @@ def test_controls_change_the_figures():
     assert_clean(at)
 
 
-def test_soft_vs_hard_is_the_arg_max():
+def test_soft_hard_and_summaries_are_drawn_on_request():
     at = run_app(a="the cat sat on the mat", **TINY)
+    assert_clean(at)
+    assert set(charts(at)) == {"att_grid", "att_head_fig"}
+    at.checkbox(key="att_summaries").check().run()
+    assert {"att_sum_mean", "att_sum_max", "att_sum_rollout"} <= set(charts(at))
+    assert at.query_params["summaries"] == "1"
+    rollout = z_of(chart(at, "att_sum_rollout"))
+    np.testing.assert_allclose(rollout.sum(-1), 1.0, rtol=1e-4)  # rollout rows stay distributions
+    at.checkbox(key="att_softhard").check().run()
+    assert {"att_soft", "att_hard"} <= set(charts(at))
+    assert len(at.get("download_button")) == len(charts(at))
+
+
+def test_soft_vs_hard_is_the_arg_max():
+    at = run_app(a="the cat sat on the mat", softhard="1", **TINY)
     soft, hard = z_of(chart(at, "att_soft")), z_of(chart(at, "att_hard"))
     assert hard.sum(-1).tolist() == [1.0] * len(hard)
     assert hard.argmax(-1).tolist() == soft.argmax(-1).tolist()
