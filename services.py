@@ -16,6 +16,7 @@ sentence that says what to do next, ready to show as is.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -872,10 +873,11 @@ def ablation(model_id: str, text: str, mask_positions: tuple[int, ...], heads_of
             "after": after[ids_of].numpy().astype(np.float32)}
 
 
-def _replacement_ids(tokenizer: Any) -> list[int]:
+@functools.lru_cache(maxsize=4)  # per tokenizer object: get_vocab() builds a 30,000-entry dict each call
+def _replacement_ids(tokenizer: Any) -> tuple[int, ...]:
     """Whole-word vocabulary entries (letters only) that BERT's 10% random replacement draws from."""
     vocab = tokenizer.get_vocab()
-    return sorted(i for tok, i in vocab.items() if tok.isalpha() and tok.isascii() and len(tok) > 1)
+    return tuple(sorted(i for tok, i in vocab.items() if tok.isalpha() and tok.isascii() and len(tok) > 1))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
