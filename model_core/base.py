@@ -46,7 +46,7 @@ class ModelConfig:
 
 @dataclass
 class ModelOutput:
-    logits: Optional[torch.Tensor]   # [batch, pos, vocab] ([batch, len(logits_at), vocab] when asked), or None without a head
+    logits: Optional[torch.Tensor]   # [batch, pos, vocab] (pos = len(logits_at) if given), None without a head
     last_hidden: torch.Tensor        # [batch, pos, d_model]: the final residual stream (after ln_final for GPT-2)
     trace: Trace                     # only the names asked for in `record`
 
@@ -72,8 +72,8 @@ class TransformerModel(nn.Module):
         head_mask: Optional[torch.Tensor] = None,
         logits_at: Optional[Sequence[int]] = None,
     ) -> ModelOutput:
-        """``logits_at``: positions whose vocabulary logits are wanted (e.g. [-1] for the next token);
-        the projection onto the vocabulary is the costliest matrix product of a small model."""
+        """``logits_at``: positions whose vocabulary logits are wanted ([-1] for the next token, () for
+        none); None means all. The projection onto the vocabulary is a small model's costliest product."""
         input_ids, attention_mask, head_mask = self._check(input_ids, attention_mask, head_mask)
         rec = Recorder(record)
         at = None if logits_at is None else torch.as_tensor(logits_at, dtype=torch.long).flatten()

@@ -70,6 +70,7 @@ class Decoder(TransformerModel):
         rec("ln_final.out", x)
         logits = None
         if self.has_lm_head:
-            logits = F.linear(x if logits_at is None else x[:, logits_at], self.tok.weight)                        # [batch, pos, vocab], tied
+            rows = x if logits_at is None else x[:, logits_at]             # only the positions asked for
+            logits = F.linear(rows, self.tok.weight)                     # [batch, pos, vocab], tied
             rec("logits", logits)
         return logits, x

@@ -98,6 +98,7 @@ class Encoder(TransformerModel):
             x = block(x, allowed, rec, None if head_mask is None else head_mask[i], mask_needed)
         logits = None
         if self.head is not None:
-            logits = self.head(x if logits_at is None else x[:, logits_at], self.embed.tok.weight)
+            rows = x if logits_at is None else x[:, logits_at]             # only the positions asked for
+            logits = self.head(rows, self.embed.tok.weight)
             rec("logits", logits)
         return logits, x
