@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test deps dev-deps browser
+.PHONY: run test test-fast deps dev-deps browser
 
 $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,10 @@ $(VENV)/.dev-deps: $(VENV)/.deps requirements-dev.txt
 deps: $(VENV)/.deps
 dev-deps: $(VENV)/.dev-deps
 
-# One torch/BLAS thread per op (the server's parallelism is its sessions; services.py sets
-# torch's too) and two malloc arenas (glibc's default, up to 8 per core, spread over many script
-# threads, let memory grow under a classroom's load: bench/README.md).
+# The server's environment (OMP_NUM_THREADS=1, MALLOC_ARENA_MAX=2) and flags live in services/server.py,
+# with the reasons; the browser tests and benchmarks start the server from the same definition.
 run: deps
-	OMP_NUM_THREADS=1 MALLOC_ARENA_MAX=2 $(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 \
-		--server.headless true --browser.gatherUsageStats false
+	$(PY) -m services.server
 
 # The browser tests drive Debian's Chromium (Playwright's own download cannot work offline).
 # As root, a missing chromium is installed; otherwise this says how. Without it the
@@ -44,3 +42,8 @@ test: dev-deps browser
 	$(PY) -m pytest -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "No tests were collected: failing." >&2; exit 1; fi; \
 	exit $$rc
+
+# The edit loop: everything but the real browser and the real-weight evaluations (about a minute).
+# `make test` stays the whole suite, and is what CI runs.
+test-fast: dev-deps
+	$(PY) -m pytest -q -m "not browser and not slow" tests

@@ -2,17 +2,17 @@
 
 Page config, the sidebar every page shares (sentences, models, examples),
 and ``st.navigation`` with one explicit ``st.Page`` per page. Pages read the
-sidebar through ``services.view()``.
+sidebar through ``services.state.view()``.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-import services
+from services import models, state, ui
 
 # Before any element: leave Streamlit's legacy pages/-folder mode at once, so
-# widget ids are the same from the very first run (see services.ensure_frame).
-services.ensure_frame()
+# widget ids are the same from the very first run (see state.leave_legacy_pages_mode).
+state.leave_legacy_pages_mode()
 st.set_page_config(page_title="Attention Explorer", layout="wide")
 
 MODEL_LABELS = {
@@ -24,10 +24,10 @@ MODEL_LABELS = {
 def _use_example() -> None:
     """Button callback: copy the chosen example into the sentence boxes."""
     label = st.session_state.get("example_choice")
-    for name, sentence_a, sentence_b in services.EXAMPLES:
+    for name, sentence_a, sentence_b in state.EXAMPLES:
         if name == label:
-            services.set_param(services.P_SENTENCE_A, sentence_a, widget_key="w_a")
-            services.set_param(services.P_SENTENCE_B, sentence_b, widget_key="w_b")
+            state.set_param("a", sentence_a, widget_key="w_a")
+            state.set_param("b", sentence_b, widget_key="w_b")
 
 
 def _request_load(family: str) -> None:
@@ -36,9 +36,9 @@ def _request_load(family: str) -> None:
 
 
 def _label(family: str, model_id: str) -> str:
-    if model_id == services.BUNDLED:
+    if model_id == state.BUNDLED:
         return MODEL_LABELS[family]
-    if model_id == services.TINY:
+    if model_id == state.TINY:
         return "tiny random model (for tests)"
     return model_id
 
@@ -50,13 +50,11 @@ def model_picker(family: str, param: str) -> None:
     known: list[str] = st.session_state.setdefault(known_key, [])
     slot = st.container()
     with st.expander(f"Load another {family}"):
-        services.url_widget(
+        state.url_widget(
             st.text_input,
             f"custom_{family}",
-            "",
             "Hugging Face hub id or local folder",
             key=f"custom_{family}",
-            in_url=False,
             placeholder="bert-base-uncased" if family == "encoder" else "gpt2",
             help="Loaded only when you press the button. Needs internet for a hub id "
             "unless the model is already in the local cache.",
@@ -70,44 +68,43 @@ def model_picker(family: str, param: str) -> None:
             messages.warning("Type a hub id (for example bert-base-uncased) or a folder path, then press the button.")
         else:
             with messages, st.spinner(f"Loading {model_id} ..."):
-                failure = services.try_load(family, model_id, retry=True)
+                failure = models.try_load(family, model_id, retry=True)
             if failure:
                 messages.error(
-                    services.escape_markdown(failure) + " The app keeps using the model chosen above."
+                    ui.escape_markdown(failure) + " The app keeps using the model chosen above."
                 )
             else:
                 if model_id not in known:
                     known.append(model_id)
-                services.set_param(param, model_id, widget_key=widget_key)
-                messages.success(f"Loaded {services.escape_markdown(model_id)}.")
+                state.set_param(param, model_id, widget_key=widget_key)
+                messages.success(f"Loaded {ui.escape_markdown(model_id)}.")
 
     # A model named in the URL (a shared link) is loaded on first use; if it
     # cannot be, say why and fall back to the bundled one.
-    current = st.session_state.get(widget_key, services.param_value(param, services.BUNDLED))
-    if current not in (services.BUNDLED, services.TINY) and current not in known:
+    current = st.session_state.get(widget_key, state.param_value(param))
+    if current not in (state.BUNDLED, state.TINY) and current not in known:
         with slot, st.spinner(f"Loading {current} ..."):
-            failure = services.try_load(family, current)
+            failure = models.try_load(family, current)
         if failure:
-            slot.error(services.escape_markdown(failure) + f" Using the bundled {family} instead.")
-            services.set_param(param, services.BUNDLED, widget_key=widget_key)
+            slot.error(ui.escape_markdown(failure) + f" Using the bundled {family} instead.")
+            state.set_param(param, state.BUNDLED, widget_key=widget_key)
         else:
             known.append(current)
-    options = [services.BUNDLED, *known]
-    if current == services.TINY:
-        options.append(services.TINY)
+    options = [state.BUNDLED, *known]
+    if current == state.TINY:
+        options.append(state.TINY)
     with slot:
-        chosen = services.url_widget(
+        chosen = state.url_widget(
             st.selectbox,
             param,
-            services.BUNDLED,
             family.capitalize(),
             options=options,
             format_func=lambda model_id: _label(family, model_id),
         )
-    failure = services.try_load(family, chosen)
+    failure = models.try_load(family, chosen)
     if failure:
         slot.info(
-            services.escape_markdown(failure)
+            ui.escape_markdown(failure)
             + f" Views that need the {family} say so; everything else keeps working."
         )
 
@@ -115,29 +112,27 @@ def model_picker(family: str, param: str) -> None:
 def sidebar() -> None:
     with st.sidebar:
         st.header("Your sentence")
-        services.url_widget(
+        state.url_widget(
             st.text_area,
-            services.P_SENTENCE_A,
-            services.DEFAULT_SENTENCE,
+            "a",
             "Sentence A",
             height=90,
         )
-        if len(services.param_value(services.P_SENTENCE_A, "")) > services.MAX_URL_TEXT:
-            st.caption(f"This text is longer than {services.MAX_URL_TEXT} characters, too long to travel in "
+        if len(state.param_value("a")) > state.MAX_URL_TEXT:
+            st.caption(f"This text is longer than {state.MAX_URL_TEXT} characters, too long to travel in "
                        "a link: a copied URL keeps the other settings but not the text.")
-        services.url_widget(
+        state.url_widget(
             st.text_input,
-            services.P_SENTENCE_B,
-            "",
+            "b",
             "Sentence B (optional)",
             help="A second sentence: read as a pair ([CLS] A [SEP] B [SEP]) on the Attention page, "
             "and batched with A (so padding is real) on the Masks page.",
         )
-        st.selectbox("Examples", [name for name, _, _ in services.EXAMPLES], key="example_choice")
+        st.selectbox("Examples", [name for name, _, _ in state.EXAMPLES], key="example_choice")
         st.button("Use this example", on_click=_use_example)
         st.header("Models")
-        model_picker("encoder", services.P_ENCODER)
-        model_picker("decoder", services.P_DECODER)
+        model_picker("encoder", "enc")
+        model_picker("decoder", "dec")
         st.caption("Everything runs on this machine; no text leaves it.")
 
 

@@ -1,11 +1,13 @@
 """Classroom load test: N students on one server, typing sentences and switching pages.
 
-    .venv/bin/python bench/classroom.py [--sessions 30] [--seconds 300] [--port 0]
+    .venv/bin/python -m bench.classroom [--sessions 30] [--seconds 300] [--port 0]
                                         [--think 3 10] [--server-env OMP_NUM_THREADS=1] [--root DIR]
                                         [--json out.json]
 
-Not part of ``make test``. It starts ``streamlit run app.py`` itself on a free
-loopback port (or ``--port``), waits for ``/_stcore/health``, warms the
+Not part of ``make test``; run from the repository root. It starts the server
+itself as ``make run`` does (``services.server.AppServer``: same command line,
+same environment) on a free loopback port (or ``--port``), waits for
+``/_stcore/health``, warms the
 models with one pass over every page, then drives ``--sessions`` concurrent
 sessions for ``--seconds`` and stops the server. All traffic goes to
 127.0.0.1; every loop is bounded in count and in time.
@@ -49,20 +51,18 @@ import contextlib
 import json
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from services.server import RUN_ENV, AppServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,50 +107,8 @@ def student_sentence(rng: random.Random, long_share: float = 0.0) -> str:
 
 
 # ---------------------------------------------------------------------------
-# The server
+# The server's process, read from /proc
 # ---------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# What ``make run`` sets for the server (the Makefile says why); ``--server-env KEY=`` unsets one.
-MAKE_RUN_ENV = {"OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
-
-
-def start_server(port: int, env_extra: dict[str, str], log_path: Path, root: Path = ROOT) -> subprocess.Popen:
-    """``streamlit run app.py`` in ``root`` (another copy of the app: try a fix without editing this one)."""
-    env = {k: v for k, v in dict(os.environ, **env_extra).items() if v != ""}
-    cmd = [str(ROOT / ".venv/bin/streamlit"), "run", "app.py", "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    log = open(log_path, "w")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return proc
-        time.sleep(0.5)
-    stop_server(proc)
-    raise RuntimeError(f"streamlit did not answer /_stcore/health within 90 s; see {log_path}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
 
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -183,6 +141,8 @@ class Result:
     nbytes: int
     charts: int
     error: str = ""
+    first_chart_s: float = float("nan")   # when the first Plotly figure's delta arrived
+    chart_bytes: int = 0                  # the figures' JSON specs, of nbytes
 
 
 @dataclass
@@ -218,7 +178,8 @@ class Session:
             w.id = wid
             setattr(w, kind, value)
         start = time.perf_counter()
-        nbytes = charts = 0
+        nbytes = charts = chart_bytes = 0
+        first_chart = float("nan")
         error = ""
         widgets: dict[str, str] = {}
         checkboxes: list[tuple[str, str]] = []
@@ -238,7 +199,10 @@ class Session:
                     el = fwd.delta.new_element
                     ek = el.WhichOneof("type")
                     if ek == "plotly_chart":
+                        if not charts:
+                            first_chart = time.perf_counter() - start
                         charts += 1
+                        chart_bytes += len(el.plotly_chart.spec)
                     elif ek == "exception" and not error:
                         error = f"exception: {el.exception.type}: {el.exception.message[:120]}"
                     elif ek == "alert" and el.alert.format == 1 and not error:   # Alert.ERROR
@@ -270,7 +234,7 @@ class Session:
         except OSError as err:
             error = f"connection failed: {err}"
         self.widgets, self.checkboxes = widgets, checkboxes
-        return Result(action, self.page, time.perf_counter() - start, nbytes, charts, error)
+        return Result(action, self.page, time.perf_counter() - start, nbytes, charts, error, first_chart, chart_bytes)
 
     async def open(self, page: str, sentence: str) -> Result:
         self.page = page
@@ -445,23 +409,22 @@ def main() -> int:
     parser.add_argument("--max-actions", type=int, default=500, help="per student, a bound besides --seconds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
-                        help="server environment on top of make run's (OMP_NUM_THREADS=1, MALLOC_ARENA_MAX=2); "
+                        help="server environment on top of make run's (services.server.RUN_ENV); "
                              "KEY= unsets one; repeatable")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="run the app found in this folder (a patched copy), with this checkout's .venv")
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args()
-    env_extra = dict(MAKE_RUN_ENV, **dict(kv.split("=", 1) for kv in args.server_env))
+    env_extra = dict(kv.split("=", 1) for kv in args.server_env)
     port = args.port or free_port()
-    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"classroom_streamlit_{port}.log"
+    server = AppServer(root=args.root, port=port, env_extra=env_extra,
+                       log_path=Path(os.environ.get("TMPDIR", "/tmp")) / f"classroom_streamlit_{port}.log")
+    shown_env = {k: server.env.get(k, "(unset)") for k in {*RUN_ENV, *env_extra}}
     load = os.getloadavg()
-    print(f"starting streamlit on 127.0.0.1:{port} (log {log_path}); machine load {load[0]:.1f} on "
-          f"{os.cpu_count()} cores; server env {env_extra or '(default)'}; app in {args.root}", flush=True)
-    proc = start_server(port, env_extra, log_path, args.root.resolve())
-    try:
-        info = asyncio.run(drive(args, port, proc.pid))
-    finally:
-        stop_server(proc)
+    print(f"starting streamlit on 127.0.0.1:{server.port} (log {server.log_path}); machine load {load[0]:.1f} on "
+          f"{os.cpu_count()} cores; server env {shown_env}; app in {server.root}", flush=True)
+    with server:
+        info = asyncio.run(drive(args, server.port, server.pid))
     results: list[Result] = info.pop("results")
     rows = table(results)
     errors = [r for r in results if r.error]

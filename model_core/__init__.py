@@ -1,4 +1,11 @@
-"""A self-contained PyTorch transformer core that records every intermediate.
+"""A small PyTorch transformer core for inference that records every intermediate.
+
+Two families, each written out top to bottom: the encoder (BERT layout,
+encoder.py) and the decoder (GPT-2 layout, decoder.py). Both have one module
+tree: `embed.tok`, `embed.pos` (the encoder adds `embed.seg` and `embed.ln`),
+`blocks.{i}.attn`, `blocks.{i}.mlp`, then `ln_final` (decoder) or the MLM `head`
+(encoder). A forward pass writes what `record` asks for into a Trace, a flat
+mapping of dotted names (`embed.sum`, `blocks.3.attn.pattern`, `logits`).
 
     import model_core
     m = model_core.load_bundled("encoder")
@@ -6,7 +13,10 @@
     out = m(enc.input_ids, enc.attention_mask, enc.token_type_ids, record=("blocks.*.attn.pattern",))
     out.trace["blocks.0.attn.pattern"]      # [batch, head, query_pos, key_pos]
 
-No Streamlit in here; `transformers` is used only to read tokenizers and configs.
+Inference only: forward runs without gradients. Training is done in
+`transformers` (scripts/ train there and export), and convert.py turns those
+checkpoints into this tree, checking every key and shape. No Streamlit in here;
+`transformers` is used only to read tokenizers and configs.
 """
 from .base import InputError, ModelConfig, ModelOutput, ModelUnavailable, TransformerModel
 from .convert import from_hf
@@ -25,9 +35,9 @@ from .layers import (
     weighted_values,
 )
 from .loading import load_bundled, load_pretrained, tiny_random
-from .text import Encoded, encode, fill_mask, greedy_continue, next_token
+from .text import Encoded, encode, fill_mask, greedy_continue, next_token, top_tokens
 from .trace import Recorder, Trace
-from .weights import head_weights, position_table, token_embedding
+from .weights import head_weights, position_table
 
 __all__ = [
     "InputError", "ModelConfig", "ModelOutput", "ModelUnavailable", "TransformerModel",
@@ -35,6 +45,6 @@ __all__ = [
     "attention_pattern", "causal_allowed", "gelu_exact", "gelu_tanh", "mask_scores", "padding_allowed",
     "raw_scores", "scale_scores", "sinusoidal_table", "weighted_values",
     "load_bundled", "load_pretrained", "tiny_random",
-    "Encoded", "encode", "fill_mask", "greedy_continue", "next_token",
-    "Recorder", "Trace", "head_weights", "position_table", "token_embedding",
+    "Encoded", "encode", "fill_mask", "greedy_continue", "next_token", "top_tokens",
+    "Recorder", "Trace", "head_weights", "position_table",
 ]

@@ -1,8 +1,9 @@
 """What both families share: the config fields, the output, input checks and errors."""
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -51,17 +52,26 @@ class ModelOutput:
     trace: Trace                     # only the names asked for in `record`
 
 
-class TransformerModel(nn.Module):
-    """Common entry point: checks the inputs, runs the family's forward with a fresh recorder."""
+class TransformerModel(nn.Module, abc.ABC):
+    """Common entry point: checks the inputs, runs the family's `_forward` with a fresh recorder.
+
+    Every family has the same module tree: `embed` (`embed.tok`, `embed.pos`, ...), `blocks.{i}`
+    (`attn`, `mlp`, `ln_1`, `ln_2`), then the family's own top (`ln_final`, `head`). The core is
+    for inference only: `forward` runs without gradients. Training happens in `transformers`
+    (scripts/ train there and export), and the weights are converted (convert.py).
+    """
 
     family = ""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, embed: nn.Module, block: Callable[[ModelConfig, int], nn.Module]):
+        """The shared part of the tree: ``embed`` (built by the family) and ``blocks.{i}`` = ``block(config, i)``."""
         super().__init__()
         self.config = config
         self.tokenizer = None        # the Hugging Face tokenizer that goes with the weights
         self.name = f"{self.family} (random weights)"
         self.has_lm_head = False
+        self.embed = embed
+        self.blocks = nn.ModuleList(block(config, i) for i in range(config.n_layers))
 
     def forward(
         self,
@@ -77,9 +87,21 @@ class TransformerModel(nn.Module):
         input_ids, attention_mask, head_mask = self._check(input_ids, attention_mask, head_mask)
         rec = Recorder(record)
         at = None if logits_at is None else torch.as_tensor(logits_at, dtype=torch.long).flatten()
-        with torch.no_grad():
+        with torch.no_grad():                # the core's one no_grad: callers need none of their own
             logits, last_hidden = self._forward(input_ids, attention_mask, token_type_ids, rec, head_mask, at)
         return ModelOutput(logits=logits, last_hidden=last_hidden, trace=rec.trace)
+
+    @abc.abstractmethod
+    def _forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: Optional[torch.Tensor],
+        rec: Recorder,
+        head_mask: Optional[torch.Tensor],
+        logits_at: Optional[torch.Tensor],
+    ) -> tuple[Optional[torch.Tensor], torch.Tensor]:
+        """The family's forward on checked inputs -> (logits [batch, pos, vocab] or None, last hidden [batch, pos, d_model])."""
 
     def _check(self, input_ids, attention_mask, head_mask):
         if input_ids.dim() == 1:
@@ -109,14 +131,3 @@ class TransformerModel(nn.Module):
                 f"{self.config.n_layers} layers x {self.config.n_heads} heads."
             )
         return input_ids, attention_mask, head_mask
-
-    def _position_embedding(self) -> nn.Module:
-        """A learned table, or the fixed sinusoidal one held as a frozen embedding."""
-        from .layers import sinusoidal_table
-
-        cfg = self.config
-        table = nn.Embedding(cfg.n_positions, cfg.d_model)
-        if cfg.pos_kind == "sinusoidal":
-            table.weight.data.copy_(torch.from_numpy(sinusoidal_table(cfg.n_positions, cfg.d_model)))
-            table.weight.requires_grad_(False)
-        return table

@@ -184,7 +184,7 @@ def gpt2_state_to_ours(sd: dict, cfg: DecoderConfig) -> dict:
     if "lm_head.weight" in sd and not torch.equal(sd["lm_head.weight"], sd["wte.weight"]):
         raise ModelUnavailable("This GPT-2 checkpoint's LM head is not tied to its token embeddings; it is not supported.")
 
-    out = {"tok.weight": sd["wte.weight"], "pos.weight": sd["wpe.weight"],
+    out = {"embed.tok.weight": sd["wte.weight"], "embed.pos.weight": sd["wpe.weight"],
            "ln_final.weight": sd["ln_f.weight"], "ln_final.bias": sd["ln_f.bias"]}
     for i in range(cfg.n_layers):
         p, o = f"h.{i}.", f"blocks.{i}."

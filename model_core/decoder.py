@@ -1,6 +1,6 @@
-"""The decoder family (GPT-2 layout), read top to bottom: config, block, model.
+"""The decoder family (GPT-2 layout), read top to bottom: config, embeddings, block, model.
 
-Embeddings: token + learned position (no segments, no LayerNorm).
+Embeddings: token + position, learned (or the sinusoidal table); no segments, no LayerNorm.
 Blocks are pre-LN: x = x + attn(LN(x)); x = x + mlp(LN(x)); a final LayerNorm.
 Attention is causal (position t sees positions <= t), combined with padding.
 LM head: the word embeddings again (tied), no bias.
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ModelConfig, TransformerModel
-from .layers import FeedForward, SelfAttention, causal_allowed, padding_allowed
+from .layers import FeedForward, SelfAttention, causal_allowed, padding_allowed, position_embedding
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,29 @@ class DecoderConfig(ModelConfig):
     bos_token_id: Optional[int] = None   # prepended to every text when the model was trained with one
 
 
+class DecoderEmbeddings(nn.Module):
+    """Token + position, summed; no segments and no LayerNorm, so `embed.out` is `embed.sum`."""
+
+    def __init__(self, cfg: DecoderConfig):
+        super().__init__()
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos = position_embedding(cfg.n_positions, cfg.d_model, cfg.pos_kind)
+
+    def forward(self, input_ids, rec):
+        n_pos = input_ids.shape[1]
+        tok = self.tok(input_ids)                                        # [batch, pos, d_model]
+        pos = self.pos(torch.arange(n_pos, device=input_ids.device))[None].expand_as(tok)
+        rec("embed.tok", tok)
+        rec("embed.pos", pos)
+        summed = tok + pos
+        rec("embed.sum", summed)
+        rec("embed.out", summed)
+        return summed
+
+
 class DecoderBlock(nn.Module):
+    """One pre-LN block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x))."""
+
     def __init__(self, cfg: DecoderConfig, index: int):
         super().__init__()
         self.name = f"blocks.{index}"
@@ -45,10 +67,7 @@ class Decoder(TransformerModel):
     family = "decoder"
 
     def __init__(self, cfg: DecoderConfig, with_head: bool = True):
-        super().__init__(cfg)
-        self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.pos = self._position_embedding()
-        self.blocks = nn.ModuleList(DecoderBlock(cfg, i) for i in range(cfg.n_layers))
+        super().__init__(cfg, DecoderEmbeddings(cfg), DecoderBlock)
         self.ln_final = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
         self.has_lm_head = with_head
 
@@ -57,13 +76,7 @@ class Decoder(TransformerModel):
         # Causal AND padding: query t may look at real keys at positions <= t.
         allowed = padding_allowed(attention_mask) & causal_allowed(n_pos, input_ids.device)
         mask_needed = n_pos > 1 or not bool(attention_mask.all())
-        tok = self.tok(input_ids)                                        # [batch, pos, d_model]
-        pos = self.pos(torch.arange(n_pos, device=input_ids.device))[None].expand_as(tok)
-        rec("embed.tok", tok)
-        rec("embed.pos", pos)
-        x = tok + pos
-        rec("embed.sum", x)
-        rec("embed.out", x)
+        x = self.embed(input_ids, rec)
         for i, block in enumerate(self.blocks):
             x = block(x, allowed, rec, None if head_mask is None else head_mask[i], mask_needed)
         x = self.ln_final(x)
@@ -71,6 +84,6 @@ class Decoder(TransformerModel):
         logits = None
         if self.has_lm_head:
             rows = x if logits_at is None else x[:, logits_at]             # only the positions asked for
-            logits = F.linear(rows, self.tok.weight)                     # [batch, pos, vocab], tied
+            logits = F.linear(rows, self.embed.tok.weight)               # [batch, pos, vocab], tied
             rec("logits", logits)
         return logits, x

@@ -1,6 +1,6 @@
-"""The encoder family (BERT layout), read top to bottom: config, block, model.
+"""The encoder family (BERT layout), read top to bottom: config, block, embeddings, head, model.
 
-Embeddings: token + segment + learned position, summed, then LayerNorm.
+Embeddings: token + segment + position (learned, or the sinusoidal table), summed, then LayerNorm.
 Blocks are post-LN: x = LN(x + attn(x)); x = LN(x + mlp(x)).
 Attention is bidirectional; only padding is masked.
 MLM head: dense -> activation -> LayerNorm -> decoder tied to the word embeddings, plus a bias.
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ModelConfig, TransformerModel
-from .layers import ACTIVATIONS, FeedForward, SelfAttention, padding_allowed
+from .layers import ACTIVATIONS, FeedForward, SelfAttention, padding_allowed, position_embedding
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class EncoderConfig(ModelConfig):
 
 
 class EncoderBlock(nn.Module):
+    """One post-LN block: x = ln_1(x + attn(x)); x = ln_2(x + mlp(x))."""
+
     def __init__(self, cfg: EncoderConfig, index: int):
         super().__init__()
         self.name = f"blocks.{index}"
@@ -40,12 +42,14 @@ class EncoderBlock(nn.Module):
         return x
 
 
-class Embeddings(nn.Module):
-    def __init__(self, cfg: EncoderConfig, position_table: nn.Module):
+class EncoderEmbeddings(nn.Module):
+    """Token + segment + position, summed, then LayerNorm."""
+
+    def __init__(self, cfg: EncoderConfig):
         super().__init__()
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.seg = nn.Embedding(cfg.n_segments, cfg.d_model)
-        self.pos = position_table
+        self.pos = position_embedding(cfg.n_positions, cfg.d_model, cfg.pos_kind)
         self.ln = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
 
     def forward(self, input_ids, token_type_ids, rec):
@@ -82,9 +86,7 @@ class Encoder(TransformerModel):
     family = "encoder"
 
     def __init__(self, cfg: EncoderConfig, with_head: bool = True):
-        super().__init__(cfg)
-        self.embed = Embeddings(cfg, self._position_embedding())
-        self.blocks = nn.ModuleList(EncoderBlock(cfg, i) for i in range(cfg.n_layers))
+        super().__init__(cfg, EncoderEmbeddings(cfg), EncoderBlock)
         self.head = MLMHead(cfg) if with_head else None
         self.has_lm_head = with_head
 

@@ -59,6 +59,15 @@ def sinusoidal_table(n_positions: int, d_model: int) -> np.ndarray:
     return table.astype(np.float32)
 
 
+def position_embedding(n_positions: int, d_model: int, kind: str) -> nn.Embedding:
+    """A learned [n_positions, d_model] table, or the fixed sinusoidal one held as a frozen embedding."""
+    table = nn.Embedding(n_positions, d_model)
+    if kind == "sinusoidal":
+        table.weight.data.copy_(torch.from_numpy(sinusoidal_table(n_positions, d_model)))
+        table.weight.requires_grad_(False)
+    return table
+
+
 # ---------------------------------------------------------------- masks
 
 def padding_allowed(attention_mask: torch.Tensor) -> torch.Tensor:

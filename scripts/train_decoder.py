@@ -41,9 +41,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bundled_common import (PAD_ID, ROOT, SEP_ID, CsvLog, Timer, corpus_lines, load_package_bert_state,  # noqa: E402
-                            load_tokenizer, note_invocation, save_checkpoint, stream_bpc, text_chars, tokenized_corpus,
-                            training_loop)
+from bundled_common import (PAD_ID, SEP_ID, CsvLog, Timer, add_run_options, corpus_lines,  # noqa: E402
+                            load_package_bert_state, load_tokenizer, note_invocation, open_run, save_checkpoint,
+                            stream_bpc, text_chars, tokenized_corpus, training_loop)
 
 VOCAB_SIZE = 30522
 
@@ -137,22 +137,11 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--lr", type=float, default=None, help="peak LR (default 1e-3 scratch, 3e-4 minilm)")
     parser.add_argument("--warmup", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--eval-lines", type=int, default=600, help="valid lines used for the periodic bpc")
-    parser.add_argument("--ckpt-minutes", type=float, default=4.0)
-    parser.add_argument("--resume", action="store_true")
+    add_run_options(parser, eval_every=250)
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    run_dir = ROOT / "runs" / "decoder" / args.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / "ckpt.pt"
-    ckpt = torch.load(ckpt_path, weights_only=False) if args.resume else None
-    if ckpt is not None:
-        for key in ("design", "batch_size", "seq_len", "lr", "warmup", "seed"):
-            setattr(args, key, ckpt["args"][key])
+    run_dir, ckpt_path, ckpt = open_run(args, "decoder", ("design", "batch_size", "seq_len", "lr", "warmup", "seed"))
     if args.lr is None:
         args.lr = 1e-3 if args.design == "scratch" else 3e-4
 

@@ -37,9 +37,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bundled_common import (CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, ROOT, SEP_ID, CsvLog, Timer,  # noqa: E402
-                            load_package_bert_state, note_invocation, package_model_dir, save_checkpoint,
-                            tokenized_corpus, training_loop)
+from bundled_common import (CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, SEP_ID, CsvLog, Timer,  # noqa: E402
+                            add_run_options, load_package_bert_state, note_invocation, open_run, package_model_dir,
+                            save_checkpoint, tokenized_corpus, training_loop)
 
 NUM_LAYERS = 6
 
@@ -170,22 +170,11 @@ def main() -> None:
     parser.add_argument("--head-lr", type=float, default=1e-3, help="peak LR of the MLM head")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--head-init", choices=["identity", "random"], default="identity")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eval-every", type=int, default=200)
-    parser.add_argument("--ckpt-minutes", type=float, default=4.0)
-    parser.add_argument("--resume", action="store_true")
+    add_run_options(parser, eval_every=200)
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    run_dir = ROOT / "runs" / "encoder" / args.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / "ckpt.pt"
-    ckpt = torch.load(ckpt_path, weights_only=False) if args.resume else None
-    if ckpt is not None:
-        saved = ckpt["args"]
-        for key in ("layers", "batch_size", "seq_len", "lr", "head_lr", "warmup", "head_init", "seed"):
-            setattr(args, key, saved[key])
+    run_dir, ckpt_path, ckpt = open_run(
+        args, "encoder", ("layers", "batch_size", "seq_len", "lr", "head_lr", "warmup", "head_init", "seed"))
 
     torch.manual_seed(args.seed)
     train = tokenized_corpus("train")

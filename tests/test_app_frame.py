@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import model_core
-import services
+from services import cached, models, state, ui
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -71,7 +71,7 @@ def assert_clean(at: AppTest) -> None:
 
 
 def test_every_page_is_registered_and_attention_is_the_default():
-    at = run_app(enc=services.TINY, dec=services.TINY)
+    at = run_app(enc=state.TINY, dec=state.TINY)
     assert_clean(at)
     assert at.title[0].value == "Attention"
     for page in PAGES:
@@ -79,35 +79,35 @@ def test_every_page_is_registered_and_attention_is_the_default():
 
 
 def test_sidebar_reads_the_url_and_writes_it_back():
-    at = run_app(a="the cat sat", b="a dog ran", enc=services.TINY, dec=services.TINY)
+    at = run_app(a="the cat sat", b="a dog ran", enc=state.TINY, dec=state.TINY)
     assert_clean(at)
     assert at.text_area(key="w_a").value == "the cat sat"
     assert at.text_input(key="w_b").value == "a dog ran"
-    assert at.selectbox(key="w_enc").value == services.TINY
+    assert at.selectbox(key="w_enc").value == state.TINY
     assert at.query_params["a"] == "the cat sat" and at.query_params["b"] == "a dog ran"
-    assert at.query_params["enc"] == services.TINY and at.query_params["dec"] == services.TINY
+    assert at.query_params["enc"] == state.TINY and at.query_params["dec"] == state.TINY
 
 
 def test_defaults_without_url_use_bundled_encoder():
     at = run_app()
-    assert at.selectbox(key="w_enc").value == services.BUNDLED
-    assert at.query_params["a"] == services.DEFAULT_SENTENCE
+    assert at.selectbox(key="w_enc").value == state.BUNDLED
+    assert at.query_params["a"] == state.DEFAULT_SENTENCE
     assert not at.exception
 
 
 def test_typing_a_sentence_updates_url_and_page():
-    at = run_app(enc=services.TINY, dec=services.TINY)
+    at = run_app(enc=state.TINY, dec=state.TINY)
     at.text_area(key="w_a").input("dogs bark loudly").run()
     assert_clean(at)
     assert at.query_params["a"] == "dogs bark loudly"
-    assert "01 dogs" in chart(at, "att_head_fig")["layout"]["yaxis"]["ticktext"]
+    assert "01 dogs" in chart(at, "fig_att_head")["layout"]["yaxis"]["ticktext"]
     # The page's own state survives the rerun too.
     at.selectbox(key="att_head").select(2).run()
     assert at.query_params["a"] == "dogs bark loudly" and at.query_params["head"] == "2"
 
 
 def test_example_button_fills_both_sentences():
-    at = run_app(enc=services.TINY, dec=services.TINY)
+    at = run_app(enc=state.TINY, dec=state.TINY)
     at.selectbox(key="example_choice").select("Two meanings of 'bank'")
     at.button[0].click().run()
     assert_clean(at)
@@ -121,25 +121,25 @@ def _press_load(at: AppTest, family: str, model_id: str) -> AppTest:
 
 
 def test_unknown_hub_id_says_why_and_keeps_the_model():
-    at = run_app(enc=services.TINY, dec=services.TINY)
+    at = run_app(enc=state.TINY, dec=state.TINY)
     _press_load(at, "encoder", "no-such-user/surely-not-a-model-0x5eed")
     assert not at.exception
     message = texts(at.error)
     assert "surely" in message and "Could not load" in message
-    assert at.query_params["enc"] == services.TINY  # unchanged
+    assert at.query_params["enc"] == state.TINY  # unchanged
     assert at.text_input(key="custom_encoder").value == "no-such-user/surely-not-a-model-0x5eed"
     assert chart(at, "att_grid")  # the page still works
 
 
 def test_load_button_without_text_says_what_to_type():
-    at = run_app(enc=services.TINY, dec=services.TINY)
+    at = run_app(enc=state.TINY, dec=state.TINY)
     at.button(key="load_decoder").click().run()
     assert "Type a hub id" in texts(at.warning)
 
 
 def test_loading_a_model_switches_the_picker(monkeypatch):
-    monkeypatch.setattr(services, "_load_other", lambda model_id: model_core.tiny_random("encoder", seed=1))
-    at = run_app(enc=services.TINY, dec=services.TINY)
+    monkeypatch.setattr(models, "_load_other", lambda model_id: model_core.tiny_random("encoder", seed=1))
+    at = run_app(enc=state.TINY, dec=state.TINY)
     _press_load(at, "encoder", "my/local-bert")
     assert_clean(at)
     assert at.query_params["enc"] == "my/local-bert"
@@ -153,22 +153,22 @@ def test_offline_hub_id_shows_model_core_message(monkeypatch):
         raise model_core.ModelUnavailable(sentence)
 
     monkeypatch.setattr(model_core, "load_pretrained", offline)
-    at = run_app(enc=services.TINY, dec=services.TINY)
+    at = run_app(enc=state.TINY, dec=state.TINY)
     _press_load(at, "encoder", "bert-base-uncased")
     assert not at.exception
     assert "hub cannot be reached" in texts(at.error)
     assert at.text_input(key="custom_encoder").value == "bert-base-uncased"  # the text stays in the box
     # Opened from a shared link, the same failure is shown and the app carries on.
-    at = run_app(enc="bert-base-uncased", dec=services.TINY)
+    at = run_app(enc="bert-base-uncased", dec=state.TINY)
     assert not at.exception
     assert "hub cannot be reached" in texts(at.error)
-    assert at.query_params["enc"] == services.BUNDLED
+    assert at.query_params["enc"] == state.BUNDLED
     assert chart(at, "att_grid")
 
 
 def test_decoder_loaded_as_encoder_is_refused(monkeypatch):
-    monkeypatch.setattr(services, "_load_other", lambda model_id: model_core.tiny_random("decoder"))
-    failure = services.try_load("encoder", "someone/gpt-like", retry=True)
+    monkeypatch.setattr(models, "_load_other", lambda model_id: model_core.tiny_random("decoder"))
+    failure = models.try_load("encoder", "someone/gpt-like", retry=True)
     assert failure == ("'someone/gpt-like' is a decoder, not an encoder: "
                        "load it with the Decoder picker instead.")
 
@@ -178,42 +178,42 @@ def test_bad_model_in_url_falls_back_to_bundled(monkeypatch):
         raise model_core.ModelUnavailable(f"Could not load the model '{name}': no internet here.")
 
     monkeypatch.setattr(model_core, "load_pretrained", offline)
-    at = run_app(enc="someone/missing-model", dec=services.TINY)
+    at = run_app(enc="someone/missing-model", dec=state.TINY)
     assert not at.exception
     assert "someone/missing\\-model" in texts(at.error) or "someone/missing-model" in texts(at.error)
-    assert at.query_params["enc"] == services.BUNDLED
+    assert at.query_params["enc"] == state.BUNDLED
     assert chart(at, "att_grid")  # the bundled encoder carries on
 
 
 def without_bundled_decoder(monkeypatch) -> None:
     """Make the bundled decoder unavailable (as before it is trained), whatever is cached."""
-    real = services._load_default
+    real = models._load_default
 
     def no_decoder(family, model_id):
-        if family == "decoder" and model_id == services.BUNDLED:
+        if family == "decoder" and model_id == state.BUNDLED:
             raise model_core.ModelUnavailable("The bundled decoder has not been trained yet.")
         return real(family, model_id)
 
-    monkeypatch.setattr(services, "_load_default", no_decoder)
+    monkeypatch.setattr(models, "_load_default", no_decoder)
 
 
 def test_missing_bundled_decoder_is_a_sentence_not_a_crash(monkeypatch):
     without_bundled_decoder(monkeypatch)
-    at = run_app(enc=services.TINY, model="decoder")
+    at = run_app(enc=state.TINY, model="decoder")
     assert not at.exception
     assert "bundled decoder is not available" in texts(at.info)
     assert not charts(at)  # the decoder view says so instead of drawing
 
 
 def test_view_is_a_frozen_dataclass():
-    v = services.View("a", "", services.BUNDLED, services.TINY)
+    v = state.View("a", "", state.BUNDLED, state.TINY)
     with pytest.raises(AttributeError):
         v.sentence_a = "b"  # type: ignore[misc]
-    assert v.has_text and not v.has_pair and v.model("decoder") == services.TINY
+    assert v.has_text and not v.has_pair and v.model("decoder") == state.TINY
 
 
 def test_markdown_escape_neutralises_user_text():
-    escaped = services.escape_markdown("<script>**x**</script> [a](b)")
+    escaped = ui.escape_markdown("<script>**x**</script> [a](b)")
     assert "<" not in escaped.replace("\\<", "") and "**" not in escaped.replace("\\*", "")
 
 
@@ -231,41 +231,17 @@ def test_nothing_leaves_the_machine():
 # ---------------------------------------------------------------- a real browser
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.browser
-def test_in_a_real_browser_deep_link_typing_and_navigation():
+def test_in_a_real_browser_deep_link_typing_and_navigation(tmp_path):
     """A fresh server, a shared deep link, typing in the sidebar, switching page: the view holds."""
-    import shutil
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
+    from services.server import AppServer, launch_chromium
+
+    with AppServer(log_path=tmp_path / "streamlit.log") as server:
+        base = server.url
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             outside = []
             page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base) else None)
@@ -292,6 +268,3 @@ def test_in_a_real_browser_deep_link_typing_and_navigation():
             assert page.get_by_text("Traceback").count() == 0
             browser.close()
         assert not outside, f"requests left the machine: {outside[:3]}"
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

@@ -1,4 +1,4 @@
-"""The app in a real browser: Debian's Chromium driven by Playwright, against `streamlit run app.py`.
+"""The app in a real browser: Debian's Chromium driven by Playwright, against the server `make run` starts.
 
 AppTest cannot see what JavaScript draws; these tests look at the page a
 person sees: no exception boxes or console errors, figures that follow the
@@ -11,24 +11,19 @@ import csv
 import io
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from services.server import CHROMIUM, CHROMIUM_MISSING, AppServer, launch_chromium
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent / "_screenshots"
 PAGES = ["attention", "masks", "positional", "embeddings", "predictions", "walkthrough"]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 SETTLE_MS = 120_000          # a cold page on a busy 2-core machine can take this long
 # What "the page changed" means while waiting for a rerun to finish.
 SETTLE_JS = """() => ({
@@ -42,56 +37,23 @@ SETTLE_JS = """() => ({
 })"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    """`streamlit run app.py` on a free loopback port with the bundled models; stopped afterwards."""
-    port = free_port()
-    log = open(ROOT / "tests" / "_streamlit_browser.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with code {proc.returncode}; see tests/_streamlit_browser.log")
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not answer its health check within 90 s")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    """The app as `make run` serves it (services.server), on a free loopback port; stopped afterwards."""
+    with AppServer(log_path=ROOT / "tests" / "_streamlit_browser.log") as app:
+        yield app.url
 
 
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        message = (f"{CHROMIUM} is missing: `make test` installs Debian's chromium when run as root; "
-                   "elsewhere run `sudo apt-get install chromium`.")
         if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+            pytest.fail(CHROMIUM_MISSING)
+        pytest.skip(CHROMIUM_MISSING)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 

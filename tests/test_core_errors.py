@@ -66,6 +66,15 @@ def test_fill_mask_one_list_per_mask(tiny_encoder):
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
 
 
+def test_top_tokens_best_first_and_at_most_the_vocabulary(tiny_encoder):
+    tok = tiny_encoder.tokenizer
+    probs = torch.tensor([0.1, 0.6, 0.3])
+    best = model_core.top_tokens(probs, tok, 2)
+    assert [t for t, _ in best] == tok.convert_ids_to_tokens([1, 2])
+    assert [p for _, p in best] == pytest.approx([0.6, 0.3]) and all(type(p) is float for _, p in best)
+    assert len(model_core.top_tokens(probs, tok, 10)) == 3
+
+
 def test_next_token_and_greedy(tiny_decoder, tiny_encoder):
     preds = model_core.next_token(tiny_decoder, "once upon a", top_k=4)
     assert len(preds) == 4 and all(isinstance(t, str) for t, _ in preds)
@@ -106,6 +115,43 @@ def test_unsupported_architecture_is_refused(tmp_path, tiny_encoder):
         model_core.load_pretrained(str(tmp_path))
 
 
+def tiny_checkpoint(family: str):
+    """A tiny BertForMaskedLM or GPT2LMHeadModel: its state dict, its config, and one of its layer keys."""
+    import transformers
+
+    if family == "encoder":
+        cfg = transformers.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                      intermediate_size=32, max_position_embeddings=8)
+        return transformers.BertForMaskedLM(cfg).state_dict(), cfg, "bert.encoder.layer.0.output.dense.bias"
+    cfg = transformers.GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=8)
+    return transformers.GPT2LMHeadModel(cfg).state_dict(), cfg, "transformer.h.0.mlp.c_fc.bias"
+
+
+def convert_checkpoint(family: str, sd: dict, hf_config):
+    """The family's conversion, as load_pretrained runs it on a folder's state dict."""
+    from model_core import convert
+
+    if family == "encoder":
+        return convert.build_encoder(sd, convert.encoder_config_from_hf(hf_config), with_head=True)
+    return convert.build_decoder(sd, convert.decoder_config_from_hf(hf_config), with_head=True)
+
+
+@pytest.mark.parametrize("family", ["encoder", "decoder"])
+@pytest.mark.parametrize("damage, message", [("missing", r"missing \['"), ("unexpected", r"unexpected \['"),
+                                             ("shape", r"has shape \(3,\)")])
+def test_conversion_checks_every_key_and_shape(family, damage, message):
+    sd, hf_config, key = tiny_checkpoint(family)
+    assert convert_checkpoint(family, dict(sd), hf_config).embed.tok.weight.shape == (50, 16)
+    if damage == "missing":
+        del sd[key]
+    elif damage == "unexpected":
+        sd[key.replace("bias", "extra")] = torch.zeros(1)
+    else:
+        sd[key] = torch.zeros(3)
+    with pytest.raises(ModelUnavailable, match=message):
+        convert_checkpoint(family, sd, hf_config)
+
+
 def test_tampered_minilm_weights_are_refused(tmp_path, monkeypatch):
     src = model_core.loading.minilm_dir()
     fake = tmp_path / "model"
@@ -118,8 +164,10 @@ def test_tampered_minilm_weights_are_refused(tmp_path, monkeypatch):
         model_core.load_bundled("encoder")
 
 
-def test_bundled_encoder_loads_with_no_network(no_network):
-    model = model_core.load_bundled("encoder")
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+def test_bundled_models_load_with_no_network(no_network, kind):
+    model = model_core.load_bundled(kind)
+    assert model.family == kind and model.config.n_heads == 12
     enc = model_core.encode(model, "no network here")
     out = model(enc.input_ids, record=("blocks.5.attn.pattern",))
     assert out.trace["blocks.5.attn.pattern"].shape == (1, 12, len(enc.tokens[0]), len(enc.tokens[0]))

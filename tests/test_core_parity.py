@@ -62,18 +62,27 @@ def compare(ours_out, hf_out, n_layers, real, last_hidden_is_final_ln=False):
         assert_close(ours_hidden[real], hf_hidden[real], f"layer {i} hidden state")
 
 
-@pytest.mark.parametrize("act", ["gelu", "gelu_new", "relu"])
-def test_bert_mlm_matches_transformers(act):
-    hf = random_weights(transformers.BertForMaskedLM(tiny_bert_config(hidden_act=act)), seed=1)
+def run_both(hf, token_type_ids=None):
+    """Convert `hf` (eager attention) and run it and ours on the padded batch of two, recording everything.
+
+    Returns (ours, our output, transformers' output, the real-token mask [batch, pos]).
+    """
     hf.config._attn_implementation = "eager"
     ours = model_core.from_hf(hf)
     ids, mask = batch_of_two()
-    types = torch.zeros_like(ids)
-    types[0, 5:] = 1                                       # sentence pair: segment B from position 5
+    types = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
     with torch.no_grad():
-        ref = hf(input_ids=ids, attention_mask=mask, token_type_ids=types, output_attentions=True, output_hidden_states=True)
-    out = ours(ids, mask, types, record=("*",))
-    real = mask.bool()
+        ref = hf(input_ids=ids, attention_mask=mask, output_attentions=True, output_hidden_states=True, **types)
+    out = ours(ids, mask, token_type_ids, record=("*",))
+    return ours, out, ref, mask.bool()
+
+
+@pytest.mark.parametrize("act", ["gelu", "gelu_new", "relu"])
+def test_bert_mlm_matches_transformers(act):
+    hf = random_weights(transformers.BertForMaskedLM(tiny_bert_config(hidden_act=act)), seed=1)
+    types = torch.zeros(2, 11, dtype=torch.long)
+    types[0, 5:] = 1                                       # sentence pair: segment B from position 5
+    ours, out, ref, real = run_both(hf, types)
     compare(out, ref, 2, real)
     assert_close(out.logits[real], ref.logits[real], "MLM logits")
     assert ours.config.act == {"gelu": "gelu", "gelu_new": "gelu_tanh", "relu": "relu"}[act]
@@ -81,15 +90,9 @@ def test_bert_mlm_matches_transformers(act):
 
 def test_bert_base_model_matches_transformers():
     hf = random_weights(transformers.BertModel(tiny_bert_config(), add_pooling_layer=True), seed=2)
-    hf.config._attn_implementation = "eager"
-    ours = model_core.from_hf(hf)
+    ours, out, ref, real = run_both(hf)
     assert not ours.has_lm_head
-    ids, mask = batch_of_two()
-    with torch.no_grad():
-        ref = hf(input_ids=ids, attention_mask=mask, output_attentions=True, output_hidden_states=True)
-    out = ours(ids, mask, record=("*",))
     assert out.logits is None
-    real = mask.bool()
     compare(out, ref, 2, real)
     assert_close(out.last_hidden[real], ref.last_hidden_state[real], "last hidden state")
 
@@ -97,13 +100,7 @@ def test_bert_base_model_matches_transformers():
 @pytest.mark.parametrize("act", ["gelu_new", "gelu"])
 def test_gpt2_lm_matches_transformers(act):
     hf = random_weights(transformers.GPT2LMHeadModel(tiny_gpt2_config(activation_function=act)), seed=3)
-    hf.config._attn_implementation = "eager"
-    ours = model_core.from_hf(hf)
-    ids, mask = batch_of_two()
-    with torch.no_grad():
-        ref = hf(input_ids=ids, attention_mask=mask, output_attentions=True, output_hidden_states=True)
-    out = ours(ids, mask, record=("*",))
-    real = mask.bool()
+    _, out, ref, real = run_both(hf)
     compare(out, ref, 2, real, last_hidden_is_final_ln=True)
     assert_close(out.logits[real], ref.logits[real], "LM logits")
     # Same greedy next tokens, as minGPT's test does.
@@ -112,13 +109,8 @@ def test_gpt2_lm_matches_transformers(act):
 
 def test_gpt2_base_model_matches_transformers():
     hf = random_weights(transformers.GPT2Model(tiny_gpt2_config()), seed=4)
-    hf.config._attn_implementation = "eager"
-    ours = model_core.from_hf(hf)
-    ids, mask = batch_of_two()
-    with torch.no_grad():
-        ref = hf(input_ids=ids, attention_mask=mask, output_attentions=True, output_hidden_states=True)
-    out = ours(ids, mask, record=("*",))
-    real = mask.bool()
+    ours, out, ref, real = run_both(hf)
+    assert not ours.has_lm_head and out.logits is None
     compare(out, ref, 2, real, last_hidden_is_final_ln=True)
     assert_close(out.last_hidden[real], ref.last_hidden_state[real], "last hidden state")
 

@@ -1,6 +1,7 @@
-"""The trace's names are a stable API: a golden list, and only what was asked is kept."""
+"""The trace's names and the module tree are a stable API: golden lists, and only what was asked is kept."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 import model_core
@@ -53,3 +54,32 @@ def test_nothing_from_a_forward_pass_stays_on_the_model(tiny_encoder):
         for key, value in before[name].items():
             if isinstance(value, torch.Tensor):
                 assert after[name][key] is value
+
+
+def children(module) -> set[str]:
+    return {name for name, _ in module.named_children()}
+
+
+def test_both_families_have_one_module_tree(tiny_encoder, tiny_decoder):
+    """embed.*, blocks.{i}.*, then the family's top: code that reads weights never branches on the family."""
+    assert children(tiny_encoder) == {"embed", "blocks", "head"}
+    assert children(tiny_decoder) == {"embed", "blocks", "ln_final"}
+    assert children(tiny_encoder.embed) == {"tok", "seg", "pos", "ln"}
+    assert children(tiny_decoder.embed) == {"tok", "pos"}
+    for model in (tiny_encoder, tiny_decoder):
+        assert children(model.blocks[0]) == {"attn", "ln_1", "mlp", "ln_2"}
+        assert (model_core.position_table(model) == model.embed.pos.weight.detach().numpy()).all()
+
+
+def test_a_family_must_define_its_forward(tiny_encoder):
+    class NoForward(model_core.TransformerModel):
+        family = "incomplete"
+
+    with pytest.raises(TypeError, match="_forward"):
+        NoForward(tiny_encoder.config)
+
+
+def test_forward_is_inference_only(tiny_decoder):
+    assert tiny_decoder.embed.tok.weight.requires_grad
+    out = tiny_decoder(torch.tensor([[2000, 2001]]), record=("*",))
+    assert not out.logits.requires_grad and not out.last_hidden.requires_grad

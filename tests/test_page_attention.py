@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import services
+from services import cached, models, state, ui
 from test_app_frame import BAD_TEXTS, assert_clean, chart, charts, run_app, texts
 from viz.common import plotly_array
 
-TINY = dict(enc=services.TINY, dec=services.TINY)
+TINY = dict(enc=state.TINY, dec=state.TINY)
 
 
 def z_of(figure: dict) -> np.ndarray:
@@ -16,38 +16,50 @@ def z_of(figure: dict) -> np.ndarray:
 
 
 def test_renders_on_the_bundled_encoder():
-    at = run_app(softhard="1", summaries="1")
+    at = run_app(at_softhard="1", at_summaries="1")
     assert_clean(at)
     keys = " ".join(charts(at))
-    for key in ("att_grid", "att_head_fig", "att_soft", "att_hard", "att_sum_mean", "att_sum_max", "att_sum_rollout"):
+    for key in ("att_grid", "fig_att_head", "att_soft", "att_hard", "att_sum_mean", "att_sum_max", "att_sum_rollout"):
         assert key in keys
-    tokens = chart(at, "att_head_fig")["layout"]["yaxis"]["ticktext"]
+    tokens = chart(at, "fig_att_head")["layout"]["yaxis"]["ticktext"]
     assert tokens[0] == "00 [CLS]" and tokens[-1].endswith("[SEP]")
     n = len(tokens)
     # 6 layers x 12 heads of the bundled MiniLM, tiled with one gap between tiles.
     assert z_of(chart(at, "att_grid")).shape == (6 * (n + 1) - 1, 12 * (n + 1) - 1)
-    head = chart(at, "att_head_fig")["data"][0]
+    head = chart(at, "fig_att_head")["data"][0]
     assert (head["zmin"], head["zmax"]) == (0.0, 1.0)
-    np.testing.assert_allclose(z_of(chart(at, "att_head_fig")).sum(-1), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(z_of(chart(at, "fig_att_head")).sum(-1), 1.0, rtol=1e-4)
     assert len(at.get("download_button")) == len(charts(at))  # every figure offers its data
-    assert at.query_params["layer"] == "0" and at.query_params["view"] == "heatmap"
+    assert at.query_params["layer"] == "0" and at.query_params["at_view"] == "heatmap"
 
 
 def test_url_reopens_the_same_view():
-    at = run_app(layer="1", head="3", view="lines", hide="1", **TINY)
+    at = run_app(layer="1", head="3", at_view="lines", at_hide="1", **TINY)
     assert_clean(at)
     assert at.selectbox(key="att_layer").value == 1 and at.selectbox(key="att_head").value == 3
     assert at.checkbox(key="att_hide").value is True
-    lines = chart(at, "att_lines_fig")
+    lines = chart(at, "fig_att_lines")
     assert lines["layout"]["title"]["text"] == "layer 1, head 3"
     labels = [t for t in lines["data"] if t.get("name") == "query tokens"][0]["text"]
     assert not any("[CLS]" in label or "[SEP]" in label for label in labels)
-    assert {k: at.query_params[k] for k in ("layer", "head", "view", "hide")} == {
-        "layer": "1", "head": "3", "view": "lines", "hide": "1"}
+    assert {k: at.query_params[k] for k in ("layer", "head", "at_view", "at_hide")} == {
+        "layer": "1", "head": "3", "at_view": "lines", "at_hide": "1"}
+
+
+def test_an_old_style_link_opens_the_same_view():
+    """Links shared before the naming scheme (view=, hide=, softhard=) keep working, and are rewritten."""
+    new = run_app(layer="1", head="3", at_view="lines", at_hide="1", at_softhard="1", **TINY)
+    old = run_app(layer="1", head="3", view="lines", hide="1", softhard="1", **TINY)
+    assert_clean(old)
+    assert charts(old).keys() == charts(new).keys()
+    assert chart(old, "fig_att_lines") == chart(new, "fig_att_lines")
+    assert chart(old, "att_hard") == chart(new, "att_hard")
+    assert old.query_params["at_view"] == "lines" and old.query_params["at_hide"] == "1"
+    assert not {"view", "hide", "softhard"} & set(old.query_params)
 
 
 def test_out_of_range_url_values_fall_back():
-    at = run_app(layer="99", head="x", view="nonsense", **TINY)
+    at = run_app(layer="99", head="x", at_view="nonsense", **TINY)
     assert_clean(at)
     assert at.selectbox(key="att_layer").value == 0  # not a layer of this model: the default
     assert at.selectbox(key="att_head").value == 0
@@ -56,35 +68,35 @@ def test_out_of_range_url_values_fall_back():
 
 def test_controls_change_the_figures():
     at = run_app(a="the cat sat on the mat", **TINY)
-    full = chart(at, "att_head_fig")["layout"]["xaxis"]["ticktext"]
+    full = chart(at, "fig_att_head")["layout"]["xaxis"]["ticktext"]
     at.selectbox(key="att_head").select(2).run()
-    assert chart(at, "att_head_fig")["layout"]["title"]["text"].startswith("layer 0, head 2")
+    assert chart(at, "fig_att_head")["layout"]["title"]["text"].startswith("layer 0, head 2")
     assert at.query_params["head"] == "2"
     at.checkbox(key="att_hide").check().run()
-    hidden = chart(at, "att_head_fig")["layout"]["xaxis"]["ticktext"]
+    hidden = chart(at, "fig_att_head")["layout"]["xaxis"]["ticktext"]
     assert len(hidden) == len(full) - 2 and "[CLS]" not in " ".join(hidden)
-    np.testing.assert_allclose(z_of(chart(at, "att_head_fig")).sum(-1), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(z_of(chart(at, "fig_att_head")).sum(-1), 1.0, rtol=1e-4)
     at.radio(key="att_view").set_value("lines").run()
-    assert "att_lines_fig" in " ".join(charts(at)) and "att_head_fig" not in " ".join(charts(at))
+    assert "fig_att_lines" in " ".join(charts(at)) and "fig_att_head" not in " ".join(charts(at))
     assert_clean(at)
 
 
 def test_soft_hard_and_summaries_are_drawn_on_request():
     at = run_app(a="the cat sat on the mat", **TINY)
     assert_clean(at)
-    assert set(charts(at)) == {"att_grid", "att_head_fig"}
+    assert set(charts(at)) == {"fig_att_grid", "fig_att_head"}
     at.checkbox(key="att_summaries").check().run()
-    assert {"att_sum_mean", "att_sum_max", "att_sum_rollout"} <= set(charts(at))
-    assert at.query_params["summaries"] == "1"
+    assert {"fig_att_sum_mean", "fig_att_sum_max", "fig_att_sum_rollout"} <= set(charts(at))
+    assert at.query_params["at_summaries"] == "1"
     rollout = z_of(chart(at, "att_sum_rollout"))
     np.testing.assert_allclose(rollout.sum(-1), 1.0, rtol=1e-4)  # rollout rows stay distributions
     at.checkbox(key="att_softhard").check().run()
-    assert {"att_soft", "att_hard"} <= set(charts(at))
+    assert {"fig_att_soft", "fig_att_hard"} <= set(charts(at))
     assert len(at.get("download_button")) == len(charts(at))
 
 
 def test_soft_vs_hard_is_the_arg_max():
-    at = run_app(a="the cat sat on the mat", softhard="1", **TINY)
+    at = run_app(a="the cat sat on the mat", at_softhard="1", **TINY)
     soft, hard = z_of(chart(at, "att_soft")), z_of(chart(at, "att_hard"))
     assert hard.sum(-1).tolist() == [1.0] * len(hard)
     assert hard.argmax(-1).tolist() == soft.argmax(-1).tolist()
@@ -93,14 +105,14 @@ def test_soft_vs_hard_is_the_arg_max():
 def test_decoder_is_causal():
     at = run_app(a="the cat sat on the mat", model="decoder", **TINY)
     assert_clean(at)
-    z = z_of(chart(at, "att_head_fig"))
+    z = z_of(chart(at, "fig_att_head"))
     assert np.all(np.triu(z, k=1) == 0)
 
 
 def test_sentence_pair_colours_a_and_b():
     at = run_app(a="the cat sat", b="it was tired", **TINY)
     assert_clean(at)
-    names = [t.get("name") for t in chart(at, "att_head_fig")["data"]]
+    names = [t.get("name") for t in chart(at, "fig_att_head")["data"]]
     assert "sentence A" in names and "sentence B" in names
     at = run_app(a="the cat sat", b="it was tired", model="decoder", **TINY)
     assert "one text" in " ".join(c.value for c in at.caption)
@@ -113,7 +125,7 @@ def test_512_tokens_still_render_with_a_note():
     assert "limit of 512 tokens" in notes and "blocks of 11x11 tokens" in notes
     grid = z_of(chart(at, "att_grid"))
     assert grid.shape == (2 * 48 - 1, 4 * 48 - 1)  # 2 layers x 4 heads, 512/11 -> 47 cells a side + gaps
-    assert z_of(chart(at, "att_head_fig")).shape == (512, 512)
+    assert z_of(chart(at, "fig_att_head")).shape == (512, 512)
     assert at.text_area(key="w_a").value.startswith("word word")
     assert "too long to travel in a link" in " ".join(c.value for c in at.caption)
     assert "a" not in at.query_params  # left out of the URL rather than breaking it
@@ -129,8 +141,8 @@ def test_bad_input_is_a_sentence_and_stays_in_the_box(name):
         assert "empty" in texts(at.warning)
         assert not charts(at)
         return
-    assert chart(at, "att_head_fig")
-    labels = " ".join(chart(at, "att_head_fig")["layout"]["xaxis"]["ticktext"])
+    assert chart(at, "fig_att_head")
+    labels = " ".join(chart(at, "fig_att_head")["layout"]["xaxis"]["ticktext"])
     assert "<script" not in labels  # markup in tokens is escaped for plotly
     if name == "emoji":
         assert "became \\[UNK\\]" in texts(at.info)  # escaped for Markdown

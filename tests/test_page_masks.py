@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import services
+from services import cached, models, state, ui
 from test_app_frame import BAD_TEXTS, assert_clean, chart, charts, run_app, texts, without_bundled_decoder
 from viz.common import plotly_array
 
 PAGE = "pages/masks.py"
-TINY = dict(enc=services.TINY, dec=services.TINY)
+TINY = dict(enc=state.TINY, dec=state.TINY)
 
 
 def panels(at) -> list[np.ndarray]:
@@ -18,7 +18,7 @@ def panels(at) -> list[np.ndarray]:
 
 
 def test_renders_on_the_bundled_encoder_with_a_tiny_decoder():
-    at = run_app(PAGE, a="The cat sat on the warm mat today.", b="A dog barked.", dec=services.TINY)
+    at = run_app(PAGE, a="The cat sat on the warm mat today.", b="A dog barked.", dec=state.TINY)
     assert_clean(at)
     raw, scaled, masked, soft = panels(at)
     # Row B (the shorter sentence) is shown first: its [PAD] columns are masked (NaN = grey).
@@ -36,8 +36,8 @@ def test_renders_on_the_bundled_encoder_with_a_tiny_decoder():
     decoder_line = [s.value for s in at.success if s.value.startswith("Decoder (causal)")][0]
     shared = int(decoder_line.split(" of ")[1].split()[0])
     assert decoder_line.startswith(f"Decoder (causal): {shared} of {shared} earlier rows are identical")
-    # Every figure offers its data (the four-step figure has one CSV per step).
-    assert len(at.get("download_button")) == len(charts(at)) + 3
+    # Every figure offers the data it draws.
+    assert len(at.get("download_button")) == len(charts(at))
 
 
 def test_decoder_mask_is_causal_and_padded():
@@ -53,7 +53,7 @@ def test_decoder_mask_is_causal_and_padded():
 
 
 def test_url_state_round_trips():
-    params = dict(layer="1", head="2", row="0", model="decoder", append="tomorrow", align="0")
+    params = dict(layer="1", head="2", mk_row="0", model="decoder", mk_append="tomorrow", mk_align="0")
     at = run_app(PAGE, a="the cat sat on the mat", **params, **TINY)
     assert_clean(at)
     assert at.selectbox(key="mask_layer").value == 1 and at.selectbox(key="mask_head").value == 2
@@ -61,6 +61,10 @@ def test_url_state_round_trips():
     assert at.text_input(key="mask_append").value == "tomorrow"
     assert {k: at.query_params[k] for k in params} == params
     assert "tomorrow" in " ".join(chart(at, "mask_prefix_decoder")["layout"]["xaxis"]["ticktext"])
+    old = run_app(PAGE, a="the cat sat on the mat", layer="1", head="2", row="0", model="decoder",
+                  append="tomorrow", align="0", **TINY)       # a link from before the naming scheme
+    assert charts(old) == charts(at)
+    assert {k: old.query_params[k] for k in params} == params
 
 
 def test_controls_change_what_is_drawn():
@@ -89,15 +93,15 @@ def test_same_length_sentences_say_there_is_no_padding():
 
 
 def test_prefix_experiment_numbers():
-    result = services.prefix_experiment("decoder", services.TINY, "the cat sat on the mat", "today")
-    assert result["shared"] == 6 and result["max_change"] <= 1e-6
-    result = services.prefix_experiment("encoder", services.TINY, "the cat sat on the mat", "today")
-    assert result["shared"] == 7 and (result["row_change"] > 1e-6).all()
+    result = cached.prefix_experiment("decoder", state.TINY, "the cat sat on the mat", "today")
+    assert result.shared == 6 and result.max_change <= 1e-6
+    result = cached.prefix_experiment("encoder", state.TINY, "the cat sat on the mat", "today")
+    assert result.shared == 7 and (result.row_change > 1e-6).all()
 
 
 def test_missing_decoder_keeps_the_encoder_views(monkeypatch):
     without_bundled_decoder(monkeypatch)
-    at = run_app(PAGE, a="the cat sat on the mat", enc=services.TINY)
+    at = run_app(PAGE, a="the cat sat on the mat", enc=state.TINY)
     assert not at.exception
     assert "bundled decoder is not available" in texts(at.info)
     keys = " ".join(charts(at))

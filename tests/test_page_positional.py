@@ -94,12 +94,12 @@ def test_no_dimension_chosen_says_what_to_do():
 
 
 def test_without_any_model_the_sinusoidal_table_stands_alone(monkeypatch):
-    import services
+    from services import cached, models
 
     def unavailable(family, model_id):
-        raise services.Problem(f"The {family} is not here.")
+        raise models.Problem(f"The {family} is not here.")
 
-    monkeypatch.setattr(services, "position_embeddings", unavailable)
+    monkeypatch.setattr(cached, "position_embeddings", unavailable)
     at = open_page()
     assert not at.exception
     messages = " ".join(i.value for i in at.info)

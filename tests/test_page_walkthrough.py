@@ -16,7 +16,7 @@ def open_page(**params):
 
 
 def test_one_head_of_the_bundled_encoder_step_by_step():
-    at = open_page(a="The animal didn't cross the street because it was too tired.", wt_l="2", wt_h="5")
+    at = open_page(a="The animal didn't cross the street because it was too tired.", layer="2", head="5")
     assert not at.exception
     errors = [float(x) for x in re.findall(r"= ([0-9.]+e[+-][0-9]+)", texts(at))]
     assert len(errors) >= 4 and max(errors) < 1e-4      # q, k, v and attn.out checked against the trace
@@ -56,19 +56,24 @@ def test_one_query_row_taken_apart():
 def test_layer_head_and_model_choice_in_the_url():
     at = open_page(a="Cats sleep.", enc="tiny", dec="tiny")
     assert not at.exception
-    at.selectbox(key="w_wt_l").set_value(1).run()
-    at.selectbox(key="w_wt_h").set_value(3).run()
-    assert (param(at, "wt_l"), param(at, "wt_h")) == ("1", "3")
+    at.selectbox(key="wt_layer").set_value(1).run()
+    at.selectbox(key="wt_head").set_value(3).run()
+    assert (param(at, "layer"), param(at, "head")) == ("1", "3")
     at.radio(key="w_wt_fam").set_value("decoder").run()
-    assert not at.exception and param(at, "wt_fam") == "decoder"
+    assert not at.exception and param(at, "model") == "decoder"
     masked = chart(at, "fig_masked_scores")
     cells = plotly_array(masked["data"][0]["z"])
     n = cells.shape[0]
     assert np.isnan(cells[np.triu_indices(n, 1)]).all()     # causal: no looking ahead
     assert f"blocks {n * (n - 1) // 2} of {n * n}" in texts(at)
-    again = open_page(a="Cats sleep.", enc="tiny", dec="tiny", wt_fam="decoder", wt_l="1", wt_h="3")
+    again = open_page(a="Cats sleep.", enc="tiny", dec="tiny", model="decoder", layer="1", head="3")
     assert again.radio(key="w_wt_fam").value == "decoder"
-    assert (again.selectbox(key="w_wt_l").value, again.selectbox(key="w_wt_h").value) == (1, 3)
+    assert (again.selectbox(key="wt_layer").value, again.selectbox(key="wt_head").value) == (1, 3)
+    # A link from before the naming scheme opens the same view, and the URL is rewritten.
+    old = open_page(a="Cats sleep.", enc="tiny", dec="tiny", wt_fam="decoder", wt_l="1", wt_h="3")
+    assert old.radio(key="w_wt_fam").value == "decoder"
+    assert (old.selectbox(key="wt_layer").value, old.selectbox(key="wt_head").value) == (1, 3)
+    assert (param(old, "model"), param(old, "layer"), param(old, "head")) == ("decoder", "1", "3")
 
 
 def test_scaling_gelu_and_norm_sections():
@@ -127,6 +132,6 @@ def test_crafted_links_are_fitted_not_fatal():
     at = open_page(a="Cats sleep.", enc="tiny", wt_l="99", wt_h="-3", wt_q="1000", wt_nk="100000", wt_seed="x",
                    wt_fam="gpt", wt_nf="0")
     assert not at.exception
-    assert (at.selectbox(key="w_wt_l").value, at.selectbox(key="w_wt_h").value) == (0, 0)   # the defaults
+    assert (at.selectbox(key="wt_layer").value, at.selectbox(key="wt_head").value) == (0, 0)   # the defaults
     assert at.slider(key="w_wt_nk").value == 128 and at.slider(key="w_wt_nf").value == 2
     assert at.radio(key="w_wt_fam").value == "encoder"

@@ -1,21 +1,32 @@
 """Figures built from plain dicts (viz.common.figure skips plotly's checks per request) are checked here:
-plotly's validation of each builder's output accepts it and changes nothing the browser would receive."""
+plotly's validation of each builder's output accepts it and changes nothing the browser would receive.
+Every public builder (every viz function that returns a Chart) is listed, and its table is a table."""
+import importlib
+import inspect
 import json
+import pkgutil
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
+import analysis
 import model_core
-from viz import attention as va
+import viz
+from viz import embeddings as ve
+from viz import heatmap as vh
+from viz import lines as vl
 from viz import masks as vm
+from viz import overview as vo
 from viz import positional as vp
 from viz import predictions as vpred
 from viz import walkthrough as vw
-from viz.common import token_labels
+from viz.common import Chart, token_labels
 
 TOKENS = ["[CLS]", "the", "cat", "<b>sat</b>", "[SEP]", "[PAD]"]
+SPECIAL = [True, False, False, False, True, True]
 
 
 def _pattern(n=len(TOKENS), seed=0):
@@ -30,46 +41,93 @@ def _steps():
             "pattern": _pattern()}, allowed
 
 
+def _overview(patterns, tokens):
+    """The overview as a page draws it: the pattern shrunk by analysis.downsample first."""
+    small, block = analysis.downsample(patterns, vo.MAX_TILE, how="mass")
+    return vo.heads_grid(small, tokens, block)
+
+
 def _builders():
     labels = token_labels(TOKENS)
     steps, allowed = _steps()
     change = np.array([0.0, 1e-7, 0.3], dtype=np.float32)
     z_heads = np.random.default_rng(2).normal(size=(3, 6, 4)).astype(np.float32)
-    table = model_core.sinusoidal_table(12, 8)  # [pos, d_model]
+    table = np.asarray(model_core.sinusoidal_table(12, 8), dtype=np.float64)  # [pos, d_model]
+    patterns = np.stack([np.stack([_pattern()] * 3)] * 2)
+    long = np.full((1, 2, 100, 100), 0.01, np.float32)
+    parts = {name: np.random.default_rng(4).normal(size=(6, 8)) for name in ("token", "segment", "position")}
+    total = sum(parts.values())
+    batch = np.random.default_rng(3).normal(size=(6, 8))
+    layers = ["emb", "block 0", "block 1"]
+    sims = np.random.default_rng(5).random((3, 6))
+    sims[:, 2] = np.nan
     return {
-        "heatmap": lambda: va.heatmap(_pattern(), labels, labels, title="t"),
-        "heatmap masked, own range": lambda: va.heatmap(_pattern(), labels, labels, zmin=None, zmax=None,
+        "heatmap": lambda: vh.heatmap(_pattern(), labels, labels, title="t"),
+        "heatmap masked, own range": lambda: vh.heatmap(_pattern(), labels, labels, zmin=None, zmax=None,
                                                          masked=~allowed),
-        "heatmap with segments": lambda: va.attention_heatmap(_pattern(), TOKENS, segments=[0, 0, 0, 1, 1, 1]),
-        "heads_grid": lambda: va.heads_grid(np.stack([np.stack([_pattern()] * 3)] * 2), TOKENS, selected=(1, 2))[0],
-        "heads_grid in blocks": lambda: va.heads_grid(np.full((1, 2, 100, 100), 0.01, np.float32),
-                                                      [f"w{i}" for i in range(100)])[0],
-        "steps_figure": lambda: vm.steps_figure(*_steps()[:1], TOKENS, allowed),
-        "padded_figures": lambda: vm.padded_figures(allowed, _pattern(), TOKENS, 4, name="B")[1],
-        "allowed padded": lambda: vm.padded_figures(allowed, _pattern(), TOKENS, 4, name="B")[0],
+        "attention_heatmap with segments": lambda: vh.attention_heatmap(_pattern(), TOKENS, segments=[0, 0, 0, 1, 1, 1]),
+        "heads_grid": lambda: vo.heads_grid(patterns, TOKENS, 1, selected=(1, 2)),
+        "heads_grid in blocks": lambda: _overview(long, [f"w{i}" for i in range(100)]),
+        "lines": lambda: vl.lines(_pattern(), TOKENS, segments=[0, 0, 0, 1, 1, 1], min_weight=0.1, title="l"),
+        "lines top_k": lambda: vl.lines(_pattern(), TOKENS, top_k=2),
+        "steps_figure": lambda: vm.steps_figure(steps, TOKENS, allowed),
+        "allowed_figure": lambda: vm.allowed_figure(allowed, TOKENS),
+        "mark_padding": lambda: vm.mark_padding(vm.allowed_figure(allowed, TOKENS), 4, 6),
+        "padded_figures pattern": lambda: vm.padded_figures(allowed, _pattern(), TOKENS, 4, name="B")[1],
+        "padded_figures allowed": lambda: vm.padded_figures(allowed, _pattern(), TOKENS, 4, name="B")[0],
         "prefix_figure": lambda: vm.prefix_figure(_pattern(), TOKENS, change, 1e-6),
         "row_change_figure": lambda: vm.row_change_figure(change, TOKENS, 1e-6),
         "topk_figure": lambda: vpred.topk_figure([[("a", 0.5), ("<i>", 0.2)], [("b", 0.9)]], ["one", "two"]),
-        "concat_figure": lambda: vw.concat_figure(z_heads, z_heads.transpose(1, 0, 2).reshape(6, -1), TOKENS, 1),
-        "step_heatmap": lambda: vw.step_heatmap(steps["masked_scores"], labels, labels, "masked", allowed=allowed),
-        "norm_figure": lambda: vw.norm_figure(np.random.default_rng(3).normal(size=(6, 8)), labels),
-        "scaling_figure": lambda: vw.scaling_figure(vw.scaling_experiment([4, 16], n_keys=8, n_samples=16, seed=0), 8),
-        "activation_figure": lambda: vw.activation_figure(np.linspace(-2, 2, 9), {"a": np.linspace(-2, 2, 9),
-                                                                                 "b": np.zeros(9)}, "a"),
         "masking_figure": lambda: vpred.masking_figure(["a", "b", "<c>"], ["a", "[MASK]", "<c>"],
                                                        ["not chosen", "[MASK]", "special"]),
         "ablation_figure": lambda: vpred.ablation_figure(["a", "<b>"], [0.5, 0.2], [0.1, 0.3], "first <blank>"),
+        "concat_figure": lambda: vw.concat_figure(z_heads, z_heads.transpose(1, 0, 2).reshape(6, -1), TOKENS, 1),
+        "step_heatmap": lambda: vw.step_heatmap(steps["masked_scores"], labels, labels, "masked", allowed=allowed),
+        "norm_figure": lambda: vw.norm_figure(batch, analysis.layer_norm(batch), analysis.batch_norm(batch), labels),
+        "scaling_figure": lambda: vw.scaling_figure(analysis.scaling_experiment([4, 16], n_keys=8, n_samples=16,
+                                                                                seed=0), 8),
+        "activation_figure": lambda: vw.activation_figure(np.linspace(-2, 2, 9), {"a": np.linspace(-2, 2, 9),
+                                                                                 "b": np.zeros(9)}, "a"),
         "wave_figure": lambda: vp.wave_figure(table, [0, 3]),
         "table_heatmap": lambda: vp.table_heatmap(table, "t", first_pos=1),
-        "similarity_heatmap": lambda: vp.similarity_heatmap(vp.similarity_matrix(table), "s"),
-        "distance_figure": lambda: vp.distance_figure({"a": vp.similarity_by_distance(vp.similarity_matrix(table))}),
-        "offset_figure": lambda: vp.offset_figure(vp.offset_rotation(8, 3), table[2], table[5], 2, 3),
-        "pca_figure": lambda: vp.pca_figure(*vp.pca_2d(table), "p", first_pos=1),
+        "similarity_heatmap": lambda: vp.similarity_heatmap(analysis.similarity_matrix(table), "s"),
+        "distance_figure": lambda: vp.distance_figure(
+            {"a": analysis.similarity_by_distance(analysis.similarity_matrix(table))}),
+        "offset_figure": lambda: vp.offset_figure(analysis.offset_rotation(8, 3), table[2], table[5], 2, 3),
+        "pca_figure": lambda: vp.pca_figure(*analysis.pca_2d(table), "p", first_pos=1),
+        "contribution_figure": lambda: ve.contribution_figure(TOKENS, parts, total,
+                                                              analysis.projections_onto(total, parts)),
+        "dims_figure": lambda: ve.dims_figure(TOKENS, {**parts, "LN": total * 3}, [0, 3, 5], separate=["LN"]),
+        "segments_figure": lambda: ve.segments_figure([("A then B", TOKENS, [0, 0, 0, 1, 1, 1], SPECIAL),
+                                                       ("B", TOKENS[:3], [0, 1, 1], SPECIAL[:3])], "pair"),
+        "grouped_bars": lambda: ve.grouped_bars(labels, {"one": np.arange(6.0), "two": np.ones(6)}, "t", "y", (-1, 1)),
+        "layer_similarity_figure": lambda: ve.layer_similarity_figure(layers, {"a": [1.0, 0.8, 0.5]}),
+        "neighbours_figure": lambda: ve.neighbours_figure(layers, [("s1", TOKENS, sims), ("s2", TOKENS[:4], sims[:, :4])]),
     }
 
 
 @pytest.mark.parametrize("name", list(_builders()))
 def test_validating_the_figure_changes_nothing(name):
-    fig = _builders()[name]()
+    chart = _builders()[name]()
+    assert isinstance(chart, Chart) and isinstance(chart.table, pd.DataFrame) and not chart.table.empty
+    fig = chart.figure
     validated = go.Figure(fig.to_dict())  # raises on any property plotly does not know
     assert json.loads(pio.to_json(validated)) == json.loads(pio.to_json(fig))
+    assert chart.csv().decode("utf-8").count("\n") >= len(chart.table)
+
+
+def _public_builders():
+    """Every public function of a viz module that returns a Chart (or Charts)."""
+    found = set()
+    for module in pkgutil.iter_modules(viz.__path__):
+        mod = importlib.import_module(f"viz.{module.name}")
+        for name, function in inspect.getmembers(mod, inspect.isfunction):
+            if not name.startswith("_") and function.__module__ == mod.__name__ and "Chart" in str(
+                    inspect.signature(function).return_annotation):
+                found.add(name)
+    return found
+
+
+def test_every_builder_is_checked_here():
+    checked = {name.split()[0] for name in _builders()}
+    assert _public_builders() - checked == set()

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import analysis
 from viz.common import MASKED_COLOUR, plotly_array, token_labels
 from viz import walkthrough as vw
 
@@ -29,7 +30,8 @@ def test_step_heatmap_labels_and_mask():
     labels = token_labels(["the", "cat", "the"])
     allowed = np.tril(np.ones((3, 3), dtype=bool))
     scores = np.array([[1.0, -50.0, 9.0], [2.0, -3.0, 9.0], [0.5, 1.5, -2.5]])
-    fig = vw.step_heatmap(scores, labels, labels, "masked", allowed=allowed).to_dict()
+    chart = vw.step_heatmap(scores, labels, labels, "masked", allowed=allowed)
+    fig = chart.figure.to_dict()
     data = fig["data"][0]
     z = plotly_array(data["z"])
     assert np.isnan(z[0, 1]) and np.isnan(z[0, 2]) and z[2, 2] == -2.5
@@ -40,97 +42,88 @@ def test_step_heatmap_labels_and_mask():
     assert mask_layer["colorscale"][0][1] == MASKED_COLOUR and mask_layer["showscale"] is False
     blocked = plotly_array(mask_layer["z"])
     assert blocked[0, 1] == 1 and np.isnan(blocked[1, 0])          # drawn exactly where the mask blocks
+    np.testing.assert_array_equal(chart.table.to_numpy(), z)            # blocked cells NaN, as drawn
+    assert list(chart.table.index) == labels and list(chart.table.columns) == labels
+    assert (chart.table.index.name, chart.table.columns.name) == ("query_pos", "key_pos")
 
 
 def test_step_heatmap_unsigned_uses_true_range():
-    data = vw.step_heatmap(np.array([[0.2, 0.8]]), ["q"], ["a", "b"], "p", signed=False).to_dict()["data"][0]
+    data = vw.step_heatmap(np.array([[0.2, 0.8]]), ["q"], ["a", "b"], "p", signed=False).figure.to_dict()["data"][0]
     assert (data["zmin"], data["zmax"]) == (0.2, 0.8)
-
-
-def test_score_decomposition_matches_the_dot_product():
-    rng = np.random.default_rng(2)
-    q, k = rng.standard_normal(4), rng.standard_normal((3, 4))
-    frame = vw.score_decomposition(q, k, k @ q, ["a", "b", "c"])
-    assert list(frame.columns) == ["|q|", "|k|", "cos θ", "|q| |k| cos θ", "q·k (recorded)"]
-    np.testing.assert_allclose(frame["|q| |k| cos θ"], frame["q·k (recorded)"], atol=2e-4)
-    assert frame["cos θ"].abs().max() <= 1
 
 
 def test_concat_figure_layout():
     rng = np.random.default_rng(0)
     z = rng.standard_normal((4, 3, 2))          # [head, pos, d_head]
     out = rng.standard_normal((3, 8))
-    fig = vw.concat_figure(z, out, ["a", "b", "c"], head=2).to_dict()
+    chart = vw.concat_figure(z, out, ["a", "b", "c"], head=2)
+    fig = chart.figure.to_dict()
     concat = plotly_array(fig["data"][0]["z"])
     assert concat.shape == (3, 8)
     np.testing.assert_allclose(concat[:, 4:6], z[2])  # head 2's block sits at columns 4..5
     assert plotly_array(fig["data"][1]["z"]).shape == (3, 8)
     rect = [s for s in fig["layout"]["shapes"] if s["type"] == "rect"][0]
     assert (rect["x0"], rect["x1"]) == (3.5, 5.5)
-
-
-def test_scaling_experiment_variance_grows_with_d_k_unless_scaled():
-    result = vw.scaling_experiment([1, 16, 256], n_samples=200, seed=3)
-    assert result["d_k"].tolist() == [1, 16, 256]
-    np.testing.assert_allclose(result["variance_raw"], [1, 16, 256], rtol=0.2)
-    np.testing.assert_allclose(result["variance_scaled"], 1.0, rtol=0.2)
-    assert result["max_weight_raw"].iloc[-1] > 0.85 > result["max_weight_scaled"].iloc[-1]
-    assert result["jacobian_raw"].iloc[-1] < result["jacobian_scaled"].iloc[-1] / 2
-
-
-def test_scaling_experiment_is_seeded():
-    a = vw.scaling_experiment([4, 8], n_samples=50, seed=1)
-    b = vw.scaling_experiment([4, 8], n_samples=50, seed=1)
-    c = vw.scaling_experiment([4, 8], n_samples=50, seed=2)
-    assert a.equals(b) and not a.equals(c)
+    assert chart.table.shape == (3, 8 + 8) and list(chart.table.index) == ["00 a", "01 b", "02 c"]
+    assert list(chart.table.columns[:3]) == ["head0.0", "head0.1", "head1.0"] and chart.table.columns[8] == "attn.out.0"
+    np.testing.assert_array_equal(chart.table.iloc[:, 4:6].to_numpy(), z[2])
+    np.testing.assert_array_equal(chart.table.iloc[:, 8:].to_numpy(), out)
 
 
 def test_scaling_figure_has_two_lines_per_panel():
-    result = vw.scaling_experiment([1, 4], n_samples=20)
-    fig = vw.scaling_figure(result, n_keys=16).to_dict()
+    result = analysis.scaling_experiment([1, 4], n_samples=20)
+    chart = vw.scaling_figure(result, n_keys=16)
+    fig = chart.figure.to_dict()
     assert len(fig["data"]) == 8
     assert sum(t["showlegend"] for t in fig["data"]) == 2
     assert fig["layout"]["xaxis"]["type"] == "log"
+    assert chart.table.index.name == "d_k" and list(chart.table.index) == [1, 4]
+    assert list(chart.table.columns[:3]) == ["variance_raw", "variance_scaled", "max_weight_raw"]
+    assert chart.table.shape == (2, 8)
+    np.testing.assert_array_equal(chart.table["jacobian_scaled"], plotly_array(fig["data"][7]["y"]))
 
 
 def test_activation_figure_differences():
     x = np.linspace(-3, 3, 7)
     relu = np.maximum(x, 0)
     curves = {"GELU exact": x * 0.5, "ReLU": relu}
-    fig = vw.activation_figure(x, curves, "GELU exact").to_dict()
+    chart = vw.activation_figure(x, curves, "GELU exact")
+    fig = chart.figure.to_dict()
     assert [t["name"] for t in fig["data"]] == ["GELU exact", "ReLU", "|ReLU - GELU exact|"]
     gap = np.abs(relu - x * 0.5)
     np.testing.assert_allclose(plotly_array(fig["data"][2]["y"]), np.where(gap > 0, gap, np.nan))
     assert fig["layout"]["yaxis2"]["type"] == "log"
+    assert list(chart.table.columns) == ["GELU exact", "ReLU", "|ReLU - GELU exact|"]
+    assert chart.table.index.name == "x" and chart.table.index.tolist() == x.tolist()
+    np.testing.assert_array_equal(chart.table["|ReLU - GELU exact|"], gap)    # 0 where they agree, not blank
     with pytest.raises(ValueError, match="reference"):
         vw.activation_figure(x, curves, "tanh")
 
 
-def test_layer_and_batch_norm_axes():
-    x = np.random.default_rng(0).standard_normal((4, 6)) * 3 + 1
-    ln, bn = vw.layer_norm(x), vw.batch_norm(x)
-    np.testing.assert_allclose(ln.mean(axis=1), 0, atol=1e-12)
-    np.testing.assert_allclose(ln.std(axis=1), 1, atol=1e-3)
-    np.testing.assert_allclose(bn.mean(axis=0), 0, atol=1e-12)
-    np.testing.assert_allclose(bn.std(axis=0), 1, atol=1e-3)  # eps shrinks small variances a little
-    stats = vw.norm_stats(x, list("abcd"))
-    assert len(stats) == 4
-
-
 def test_norm_figure_ranges_and_labels():
     x = np.arange(12.0).reshape(3, 4)
-    fig = vw.norm_figure(x, token_labels(["a", "b", "c"])).to_dict()
+    ln, bn = analysis.layer_norm(x), analysis.batch_norm(x)
+    chart = vw.norm_figure(x, ln, bn, token_labels(["a", "b", "c"]))
+    fig = chart.figure.to_dict()
     assert [t["type"] for t in fig["data"]] == ["heatmap"] * 3
     assert [t["coloraxis"] for t in fig["data"]] == ["coloraxis", "coloraxis2", "coloraxis2"]
     layout = fig["layout"]
     assert layout["coloraxis"]["cmax"] == 11.0
-    expected = max(np.abs(vw.layer_norm(x)).max(), np.abs(vw.batch_norm(x)).max())
-    assert layout["coloraxis2"]["cmax"] == pytest.approx(expected)
+    assert layout["coloraxis2"]["cmax"] == pytest.approx(max(np.abs(ln).max(), np.abs(bn).max()))
     assert layout["yaxis"]["ticktext"] == ["00 a", "01 b", "02 c"]
+    table = chart.table
+    assert table.index.names == ["panel", "row"] and table.shape == (9, 4)
+    assert list(table.index.get_level_values("panel").unique()) == ["input", "LayerNorm", "BatchNorm"]
+    assert list(table.loc["input"].index) == ["00 a", "01 b", "02 c"] and list(table.columns) == ["f0", "f1", "f2", "f3"]
+    np.testing.assert_array_equal(table.loc["BatchNorm"].to_numpy(), bn)
+    with pytest.raises(ValueError, match="LayerNorm panel has shape"):
+        vw.norm_figure(x, ln[:2], bn, token_labels(["a", "b", "c"]))
 
 
 def test_tokens_that_look_like_html_are_escaped_for_plotly():
     labels = token_labels(["<script>", "x"])
-    fig = vw.step_heatmap(np.eye(2), labels, labels, "t").to_dict()
+    chart = vw.step_heatmap(np.eye(2), labels, labels, "t")
+    fig = chart.figure.to_dict()
     assert fig["layout"]["xaxis"]["ticktext"][0] == "00 &lt;script&gt;"
     assert "&lt;script&gt;" in fig["data"][0]["customdata"][0][0]
+    assert chart.table.index[0] == "00 <script>"

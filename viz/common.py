@@ -1,14 +1,19 @@
-"""Conventions every figure shares: distinct token labels, palettes, CSV export."""
+"""What every figure shares: the Chart a builder returns, palettes, plain-dict figures and grids, labels.
+
+``Chart`` pairs a figure with the table it draws; ``figure`` wraps plain trace and
+layout dicts; ``subplots_layout`` / ``subplot_axes`` lay out grids; ``token_labels``
+and ``plot_text`` make axis labels distinct and safe.
+"""
 from __future__ import annotations
 
 import base64
 import copy
-import csv
 import functools
-import io
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from _plotly_utils.basevalidators import ColorscaleValidator
 
@@ -20,6 +25,45 @@ DIVERGING = "RdBu_r"
 MASKED_COLOUR = "#bdbdbd"
 # Segment A / B colours (Okabe-Ito blue and orange).
 SEGMENT_COLOURS = ("#0072B2", "#E69F00")
+# Line and bar series colours (Okabe-Ito): distinguishable with the common colour-vision deficiencies.
+LINE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+
+
+@dataclass(frozen=True, eq=False)
+class Chart:
+    """A figure and exactly the data it draws, so a CSV download of ``table`` is what is on screen.
+
+    ``table`` holds the values the chart shows (its hover values, not plotting artefacts such
+    as a log axis's floor), labelled with the same, unescaped, label strings as the axes.
+    """
+
+    figure: go.Figure
+    table: pd.DataFrame
+
+    def csv(self) -> bytes:
+        """``table`` as UTF-8 CSV (see ``table_csv``)."""
+        return table_csv(self.table)
+
+
+def table_csv(table: pd.DataFrame) -> bytes:
+    """A table as UTF-8 CSV: NaN as empty cells, floats at full precision (they read back exactly).
+
+    The index is written unless it is an unnamed 0..n-1 range (which says nothing).
+    """
+    plain = isinstance(table.index, pd.RangeIndex) and table.index.name is None
+    return table.to_csv(index=not plain, na_rep="").encode("utf-8")
+
+
+def matrix_table(matrix: np.ndarray, rows: Sequence[Any], cols: Sequence[Any], row_title: str | None = None,
+                 col_title: str | None = None) -> pd.DataFrame:
+    """A drawn matrix as a table: ``rows`` as the index (named ``row_title``), ``cols`` as the columns."""
+    return pd.DataFrame(np.asarray(matrix), index=pd.Index(list(rows), name=row_title),
+                        columns=pd.Index(list(cols), name=col_title))
+
+
+def plot_text(text: str) -> str:
+    """``text`` safe for plotly labels: plotly reads a few HTML tags, so escape them."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def figure(data: Sequence[dict], layout: dict) -> go.Figure:
@@ -99,18 +143,6 @@ def check_matrix(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], w
         raise ValueError(f"{what} has {matrix.shape[0]} rows, while number of row tokens is {len(rows)}")
     if matrix.shape[1] != len(cols):
         raise ValueError(f"{what} has {matrix.shape[1]} columns, while number of column tokens is {len(cols)}")
-
-
-def matrix_csv(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> bytes:
-    """The matrix as CSV with labelled rows and columns, for a download button."""
-    matrix = np.asarray(matrix)
-    check_matrix(matrix, rows, cols, "matrix")
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow([""] + list(cols))
-    for label, row in zip(rows, matrix):
-        writer.writerow([label] + [repr(float(x)) if np.isfinite(x) else "" for x in row])
-    return buf.getvalue().encode("utf-8")
 
 
 def plotly_array(value) -> np.ndarray:

@@ -1,7 +1,8 @@
-"""Figures for the input embeddings (token + segment + position), segments, and polysemy.
+"""Figures for the input embeddings (token + segment + position), segments, and polysemy:
+stacked contributions, a few dimensions per part, segment strips, grouped bars, cosine by layer.
 
-Arrays are `[pos, d_model]` per component; tokens are plain strings (labels get an
-index prefix here, so repeated tokens stay distinct). No torch, no Streamlit.
+Arrays are ``[pos, d_model]`` per component; tokens are plain strings (labels get an index
+prefix here, so repeated tokens stay distinct). A ``Chart`` out.
 """
 from __future__ import annotations
 
@@ -9,14 +10,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from viz.common import DIVERGING, SEGMENT_COLOURS, SEQUENTIAL, check_matrix, token_labels
-from viz.attention import plot_text
-from viz.positional import LINE_COLOURS
-
-SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[MASK]")
+from viz.common import (DIVERGING, LINE_COLOURS, SEGMENT_COLOURS, SEQUENTIAL, Chart, check_matrix, colorscale,
+                        figure, layout_axis, matrix_table, plot_text, subplot_axes, subplots_layout, token_labels)
 
 
 def _check_parts(tokens: Sequence[str], parts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -29,58 +25,67 @@ def _check_parts(tokens: Sequence[str], parts: Mapping[str, np.ndarray]) -> dict
     return checked
 
 
-def projections_onto(total: np.ndarray, parts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each part's signed length along the direction of `total`, per token.
-
-    Because projection is linear, these add up to |total| exactly when the parts sum to
-    total: the one honest way to stack vector pieces as bars.
-    """
-    norms = np.linalg.norm(total, axis=1)
-    unit = total / np.where(norms > 0, norms, 1.0)[:, None]
-    return {name: (np.asarray(part) * unit).sum(axis=1) for name, part in parts.items()}
+def _check_series(series: Mapping[str, Sequence[float]], n: int, what: str) -> None:
+    for name, values in series.items():
+        if len(values) != n:
+            raise ValueError(f"{name} has {len(values)} values, while number of {what} is {n}")
 
 
 def contribution_figure(tokens: Sequence[str], parts: Mapping[str, np.ndarray], total: np.ndarray,
-                        total_name: str = "sum") -> go.Figure:
-    """Stacked bars per token: each part's length along the sum's direction; a marker at |sum|."""
+                        along: Mapping[str, np.ndarray], total_name: str = "sum") -> Chart:
+    """Stacked bars per token: each part's length along the total's direction; a marker at |total|.
+
+    ``along`` is ``analysis.projections_onto(total, parts)``: per part, its signed length
+    along ``total`` [pos] (they stack to |total| when the parts sum to it).
+    Table: one row per token, a column "<part> along <total_name>" per part and "|<total_name>|".
+    """
     parts = _check_parts(tokens, parts)
     total = _check_parts(tokens, {total_name: total})[total_name]
+    if set(along) != set(parts):
+        raise ValueError(f"the projections are of {list(along)}, while the parts are {list(parts)}")
+    _check_series(along, len(tokens), "tokens")
     labels = [plot_text(label) for label in token_labels(tokens)]
     positions = np.arange(len(tokens))
-    fig = go.Figure()
-    for i, (name, along) in enumerate(projections_onto(total, parts).items()):
+    data, columns = [], {}
+    for i, name in enumerate(parts):
         own_norm = np.linalg.norm(parts[name], axis=1)
-        fig.add_trace(go.Bar(
-            x=positions, y=along, name=name, marker_color=LINE_COLOURS[i % len(LINE_COLOURS)],
+        data.append(dict(
+            type="bar", x=positions, y=np.asarray(along[name], dtype=np.float64), name=name,
+            marker=dict(color=LINE_COLOURS[i % len(LINE_COLOURS)]),
             customdata=np.stack([own_norm, np.array(labels, dtype=object)], axis=1),
             hovertemplate=(f"%{{customdata[1]}}<br>{name} along the {total_name}: %{{y:.4f}}"
                            f"<br>|{name}| = %{{customdata[0]:.4f}}<extra></extra>"),
         ))
-    fig.add_trace(go.Scatter(
-        x=positions, y=np.linalg.norm(total, axis=1), mode="markers", name=f"|{total_name}|",
-        marker={"symbol": "line-ew-open", "size": 22, "color": "#000000", "line": {"width": 3}},
+        columns[f"{name} along {total_name}"] = data[-1]["y"]
+    norm = np.linalg.norm(total, axis=1)
+    columns[f"|{total_name}|"] = norm
+    data.append(dict(
+        type="scatter", x=positions, y=norm, mode="markers", name=f"|{total_name}|",
+        marker=dict(symbol="line-ew-open", size=22, color="#000000", line=dict(width=3)),
         hovertemplate=f"|{total_name}| = %{{y:.4f}}<extra></extra>",
     ))
-    fig.update_layout(barmode="relative",
-                      title=f"Each part's length along the {total_name} (bars stack to |{total_name}|)",
-                      yaxis_title=f"length along the {total_name}", legend_title="part")
-    fig.update_xaxes(tickvals=list(positions), ticktext=labels, title_text="pos")
-    return fig
+    layout = dict(
+        barmode="relative", title=dict(text=f"Each part's length along the {total_name} (bars stack to |{total_name}|)"),
+        yaxis=dict(title=dict(text=f"length along the {total_name}")), legend=dict(title=dict(text="part")),
+        xaxis=dict(title=dict(text="pos"), tickvals=list(positions), ticktext=labels),
+    )
+    table = pd.DataFrame(columns, index=pd.Index(token_labels(tokens), name="pos"))
+    return Chart(figure(data, layout), table)
 
 
-def component_norms(tokens: Sequence[str], parts: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """One row per token, one column per part: its Euclidean norm."""
-    parts = _check_parts(tokens, parts)
-    return pd.DataFrame({f"|{name}|": np.linalg.norm(m, axis=1) for name, m in parts.items()},
-                        index=token_labels(tokens))
+def _diverging_axis(bound: float, title: str, x: float) -> dict:
+    return {"colorscale": colorscale(DIVERGING), "cmid": 0.0, "cmin": -bound, "cmax": bound,
+            "colorbar": {"title": {"text": title}, "x": x}}
 
 
 def dims_figure(tokens: Sequence[str], parts: Mapping[str, np.ndarray], dims: Sequence[int],
-                separate: Sequence[str] = ()) -> go.Figure:
+                separate: Sequence[str] = ()) -> Chart:
     """One heatmap per part ([pos, chosen dims]) side by side.
 
     Parts share one colour range so that the sum is visibly the sum; parts named in
-    `separate` (e.g. the LayerNorm output, on a different scale) get a second range.
+    ``separate`` (e.g. the LayerNorm output, on a different scale) get a second range.
+    Table: the parts' chosen dimensions stacked, indexed by (part, token label), a column
+    per d_model index.
     """
     parts = _check_parts(tokens, parts)
     dims = list(dims)
@@ -89,172 +94,158 @@ def dims_figure(tokens: Sequence[str], parts: Mapping[str, np.ndarray], dims: Se
         raise ValueError(f"dimensions must be between 0 and {d_model - 1}, got {dims}")
     labels = [plot_text(label) for label in token_labels(tokens)]
     names = list(parts)
-    shared = [n for n in names if n not in separate]
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.03)
+    layout = subplots_layout(1, len(names), names, horizontal_spacing=0.03)
     bounds = {}
-    for group, axis in ((shared, "coloraxis"), ([n for n in names if n in separate], "coloraxis2")):
+    for group, axis in (([n for n in names if n not in separate], "coloraxis"),
+                        ([n for n in names if n in separate], "coloraxis2")):
         if group:
             bounds[axis] = max(float(np.abs(parts[n][:, dims]).max()) for n in group) or 1.0
+    data = []
     for col, name in enumerate(names, start=1):
-        axis = "coloraxis2" if name in separate else "coloraxis"
-        fig.add_trace(go.Heatmap(
-            z=parts[name][:, dims], x=np.arange(len(dims)), y=np.arange(len(tokens)), coloraxis=axis,
+        axes = subplot_axes(1, col, len(names))
+        data.append(dict(
+            type="heatmap", z=parts[name][:, dims], x=np.arange(len(dims)), y=np.arange(len(tokens)),
+            coloraxis="coloraxis2" if name in separate else "coloraxis",
             customdata=np.array([[f"{lab} / dim {d}" for d in dims] for lab in labels], dtype=object),
-            hovertemplate=f"{name}<br>%{{customdata}}<br>%{{z:.4f}}<extra></extra>", name=name,
-        ), row=1, col=col)
-        fig.update_xaxes(tickvals=list(range(len(dims))), ticktext=[str(d) for d in dims], row=1, col=col)
-        fig.update_yaxes(tickvals=list(range(len(tokens))), ticktext=labels, autorange="reversed",
-                         showticklabels=col == 1, row=1, col=col)
-    layout = {"title": "A few dimensions of each part (x: d_model index)"}
+            hovertemplate=f"{name}<br>%{{customdata}}<br>%{{z:.4f}}<extra></extra>", name=name, **axes,
+        ))
+        layout[layout_axis(axes["xaxis"])].update(tickvals=list(range(len(dims))), ticktext=[str(d) for d in dims])
+        layout[layout_axis(axes["yaxis"])].update(tickvals=list(range(len(tokens))), ticktext=labels,
+                                                  autorange="reversed", showticklabels=col == 1)
     if "coloraxis" in bounds:
-        layout["coloraxis"] = {"colorscale": DIVERGING, "cmid": 0.0, "cmin": -bounds["coloraxis"],
-                               "cmax": bounds["coloraxis"], "colorbar": {"title": {"text": "parts"}, "x": 1.02}}
+        layout["coloraxis"] = _diverging_axis(bounds["coloraxis"], "parts", 1.02)
     if "coloraxis2" in bounds:
-        layout["coloraxis2"] = {"colorscale": DIVERGING, "cmid": 0.0, "cmin": -bounds["coloraxis2"],
-                                "cmax": bounds["coloraxis2"],
-                                "colorbar": {"title": {"text": " / ".join(separate)}, "x": 1.12}}
-    fig.update_layout(**layout)
-    return fig
+        layout["coloraxis2"] = _diverging_axis(bounds["coloraxis2"], " / ".join(separate), 1.12)
+    layout["title"] = dict(text="A few dimensions of each part (x: d_model index)")
+    table = pd.concat({name: matrix_table(parts[name][:, dims], token_labels(tokens), dims, "pos", "d_model index")
+                       for name in names}, names=["part"])
+    return Chart(figure(data, layout), table)
 
 
-def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int]]],
-                    title: str = "Tokens, with the segment id of each under it") -> go.Figure:
-    """Token strips, one per (title, tokens, segment ids): cells coloured by segment, ids drawn under.
+def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int], Sequence[bool]]],
+                    title: str = "Tokens, with the segment id of each under it") -> Chart:
+    """Token strips, one per (title, tokens, segment ids, special flags): cells coloured by segment, ids under.
 
-    [CLS]/[SEP] are drawn as diamonds so the special tokens stand out.
+    Tokens flagged special (True, e.g. [CLS]/[SEP]) are drawn as diamonds so they stand out.
+    Table: one row per token, indexed by (row title, position id), columns "token",
+    "segment id" and "special".
     """
-    fig = go.Figure()
+    data, tables = [], {}
     ticks, tick_text = [], []
     shown_segments = set()
-    for r, (row_title, tokens, segment_ids) in enumerate(rows):
+    for r, (row_title, tokens, segment_ids, special) in enumerate(rows):
         if len(tokens) != len(segment_ids):
             raise ValueError(f"{row_title}: {len(tokens)} tokens, while number of segment ids is {len(segment_ids)}")
+        if len(tokens) != len(special):
+            raise ValueError(f"{row_title}: {len(tokens)} tokens, while number of special flags is {len(special)}")
         y = -2.0 * r
         for seg in sorted(set(int(s) for s in segment_ids)):
             where = [i for i, s in enumerate(segment_ids) if int(s) == seg]
-            symbols = ["diamond" if tokens[i] in SPECIAL_TOKENS else "square" for i in where]
-            fig.add_trace(go.Scatter(
-                x=where, y=[y] * len(where), mode="markers+text", name=f"segment {seg}",
+            colour = SEGMENT_COLOURS[seg % len(SEGMENT_COLOURS)]
+            data.append(dict(
+                type="scatter", x=where, y=[y] * len(where), mode="markers+text", name=f"segment {seg}",
                 legendgroup=f"segment {seg}", showlegend=seg not in shown_segments,
-                marker={"symbol": symbols, "size": 26, "color": SEGMENT_COLOURS[seg % len(SEGMENT_COLOURS)],
-                        "opacity": 0.35},
+                marker=dict(symbol=["diamond" if special[i] else "square" for i in where], size=26, color=colour,
+                            opacity=0.35),
                 text=[plot_text(tokens[i]) for i in where], textposition="middle center",
                 customdata=[plot_text(f"{i:02d} {tokens[i]}") for i in where],
                 hovertemplate=f"%{{customdata}}<br>segment id {seg}<br>position id %{{x}}<extra>{row_title}</extra>",
             ))
-            fig.add_trace(go.Scatter(
-                x=where, y=[y - 0.7] * len(where), mode="text", text=[str(seg)] * len(where),
-                showlegend=False, hoverinfo="skip", textfont={"color": SEGMENT_COLOURS[seg % len(SEGMENT_COLOURS)]},
+            data.append(dict(
+                type="scatter", x=where, y=[y - 0.7] * len(where), mode="text", text=[str(seg)] * len(where),
+                showlegend=False, hoverinfo="skip", textfont=dict(color=colour),
             ))
             shown_segments.add(seg)
         ticks += [y, y - 0.7]
         tick_text += [row_title, "segment id"]
-    longest = max((len(tokens) for _, tokens, _ in rows), default=1)
-    fig.update_xaxes(title_text="position id", range=[-0.7, longest - 0.3], dtick=1)
-    fig.update_yaxes(tickvals=ticks, ticktext=tick_text, range=[-2.0 * len(rows) + 0.8, 0.6], showgrid=False)
-    fig.update_layout(title=title, height=140 + 120 * len(rows))
-    return fig
+        tables[row_title] = pd.DataFrame(
+            {"token": list(tokens), "segment id": [int(s) for s in segment_ids], "special": [bool(f) for f in special]},
+            index=pd.RangeIndex(len(tokens), name="position id"))
+    longest = max((len(row[1]) for row in rows), default=1)
+    layout = dict(
+        xaxis=dict(title=dict(text="position id"), range=[-0.7, longest - 0.3], dtick=1),
+        yaxis=dict(tickvals=ticks, ticktext=tick_text, range=[-2.0 * len(rows) + 0.8, 0.6], showgrid=False),
+        title=dict(text=title), height=140 + 120 * len(rows),
+    )
+    table = pd.concat(tables, names=["row"]) if tables else pd.DataFrame(columns=["token", "segment id", "special"])
+    return Chart(figure(data, layout), table)
 
 
 def grouped_bars(labels: Sequence[str], series: Mapping[str, np.ndarray], title: str,
-                 y_title: str, y_range: tuple[float, float] | None = None) -> go.Figure:
-    """Grouped bars: one group per label, one bar per series."""
-    fig = go.Figure()
+                 y_title: str, y_range: tuple[float, float] | None = None) -> Chart:
+    """Grouped bars: one group per label, one bar per series.
+
+    Table: one row per label, a column per series.
+    """
+    _check_series(series, len(labels), "labels")
     positions = np.arange(len(labels))
-    labels = [plot_text(label) for label in labels]
-    for i, (name, values) in enumerate(series.items()):
-        if len(values) != len(labels):
-            raise ValueError(f"{name} has {len(values)} values, while number of labels is {len(labels)}")
-        fig.add_trace(go.Bar(x=positions, y=np.asarray(values, dtype=np.float64), name=name,
-                             marker_color=LINE_COLOURS[i % len(LINE_COLOURS)],
-                             customdata=list(labels),
-                             hovertemplate=f"%{{customdata}}<br>{name}: %{{y:.4f}}<extra></extra>"))
-    fig.update_xaxes(tickvals=list(positions), ticktext=list(labels))
-    fig.update_layout(barmode="group", title=title, yaxis_title=y_title)
+    escaped = [plot_text(label) for label in labels]
+    data = [dict(type="bar", x=positions, y=np.asarray(values, dtype=np.float64), name=name,
+                 marker=dict(color=LINE_COLOURS[i % len(LINE_COLOURS)]), customdata=list(escaped),
+                 hovertemplate=f"%{{customdata}}<br>{name}: %{{y:.4f}}<extra></extra>")
+            for i, (name, values) in enumerate(series.items())]
+    layout = dict(xaxis=dict(tickvals=list(positions), ticktext=list(escaped)), barmode="group",
+                  title=dict(text=title), yaxis=dict(title=dict(text=y_title)))
     if y_range is not None:
-        fig.update_yaxes(range=list(y_range))
-    return fig
+        layout["yaxis"]["range"] = list(y_range)
+    table = pd.DataFrame({trace["name"]: trace["y"] for trace in data}, index=pd.Index(list(labels)))
+    return Chart(figure(data, layout), table)
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine similarity along the last axis (0 where a vector is zero)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    denom = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
-    return np.where(denom > 0, (a * b).sum(axis=-1) / np.where(denom > 0, denom, 1.0), 0.0)
+def layer_similarity_figure(layer_names: Sequence[str], series: Mapping[str, np.ndarray]) -> Chart:
+    """Cosine similarity per layer, one line per series (e.g. the word in sentence 1 vs sentence 2).
 
-
-def layer_similarity_figure(layer_names: Sequence[str], series: Mapping[str, np.ndarray]) -> go.Figure:
-    """Cosine similarity per layer, one line per series (e.g. the word in sentence 1 vs sentence 2)."""
-    fig = go.Figure()
+    Table: one row per layer, a column per series.
+    """
+    _check_series(series, len(layer_names), "layers")
     x = np.arange(len(layer_names))
-    for i, (name, values) in enumerate(series.items()):
-        if len(values) != len(layer_names):
-            raise ValueError(f"{name} has {len(values)} values, while number of layers is {len(layer_names)}")
-        fig.add_trace(go.Scatter(x=x, y=values, mode="lines+markers", name=name,
-                                 line={"color": LINE_COLOURS[i % len(LINE_COLOURS)]},
-                                 customdata=list(layer_names),
-                                 hovertemplate=f"{name}<br>%{{customdata}}<br>cosine %{{y:.4f}}<extra></extra>"))
-    fig.update_xaxes(tickvals=list(x), ticktext=list(layer_names), title_text="layer")
+    data = [dict(type="scatter", x=x, y=values, mode="lines+markers", name=name,
+                 line=dict(color=LINE_COLOURS[i % len(LINE_COLOURS)]), customdata=list(layer_names),
+                 hovertemplate=f"{name}<br>%{{customdata}}<br>cosine %{{y:.4f}}<extra></extra>")
+            for i, (name, values) in enumerate(series.items())]
     # Zoom on the values (cosines near 1 would look flat on [-1, 1]), always showing 1 itself.
     lowest = min((float(np.min(v)) for v in series.values()), default=0.0)
-    fig.update_yaxes(title_text="cosine similarity", range=[max(-1.05, lowest - 0.05), 1.02])
-    fig.update_layout(title="The same word's vectors, layer by layer")
-    return fig
+    layout = dict(
+        xaxis=dict(tickvals=list(x), ticktext=list(layer_names), title=dict(text="layer")),
+        yaxis=dict(title=dict(text="cosine similarity"), range=[max(-1.05, lowest - 0.05), 1.02]),
+        title=dict(text="The same word's vectors, layer by layer"),
+    )
+    table = pd.DataFrame({name: np.asarray(values, dtype=np.float64) for name, values in series.items()},
+                         index=pd.Index(list(layer_names), name="layer"))
+    return Chart(figure(data, layout), table)
 
 
-def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Sequence[str], np.ndarray]]) -> go.Figure:
+def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Sequence[str], np.ndarray]]) -> Chart:
     """Per panel (title, tokens, sims [layer, pos]): how similar the word is to each token, per layer.
 
     NaN cells (e.g. the word compared with itself) are left blank; the
     colour range is the true range of the other cells.
+    Table: one row per layer, columns (panel title, token label), NaN where blank.
     """
-    fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[p[0] for p in panels], vertical_spacing=0.25)
+    layout = subplots_layout(len(panels), 1, [p[0] for p in panels], vertical_spacing=0.25)
+    data, tables = [], {}
     for r, (title, tokens, sims) in enumerate(panels, start=1):
         labels = [plot_text(label) for label in token_labels(tokens)]
         check_matrix(np.asarray(sims), layer_names, labels, title)
-        fig.add_trace(go.Heatmap(
-            z=sims, x=np.arange(len(tokens)), y=np.arange(len(layer_names)), coloraxis="coloraxis",
+        axes = subplot_axes(r, 1, 1)
+        data.append(dict(
+            type="heatmap", z=sims, x=np.arange(len(tokens)), y=np.arange(len(layer_names)), coloraxis="coloraxis",
             customdata=np.array([[f"{lay} / {lab}" for lab in labels] for lay in layer_names], dtype=object),
-            hovertemplate="%{customdata}<br>cosine %{z:.4f}<extra></extra>", name=title,
-        ), row=r, col=1)
+            hovertemplate="%{customdata}<br>cosine %{z:.4f}<extra></extra>", name=title, **axes,
+        ))
         # Exact ranges and no grid: blank (NaN) cells show the background colour and nothing else.
-        fig.update_xaxes(tickvals=list(range(len(tokens))), ticktext=labels, range=[-0.5, len(tokens) - 0.5],
-                         showgrid=False, row=r, col=1)
-        fig.update_yaxes(tickvals=list(range(len(layer_names))), ticktext=list(layer_names),
-                         range=[len(layer_names) - 0.5, -0.5], showgrid=False, row=r, col=1)
+        layout[layout_axis(axes["xaxis"])].update(tickvals=list(range(len(tokens))), ticktext=labels,
+                                                  range=[-0.5, len(tokens) - 0.5], showgrid=False)
+        layout[layout_axis(axes["yaxis"])].update(tickvals=list(range(len(layer_names))), ticktext=list(layer_names),
+                                                  range=[len(layer_names) - 0.5, -0.5], showgrid=False)
+        tables[title] = matrix_table(np.asarray(sims, dtype=np.float64), layer_names, token_labels(tokens), "layer",
+                                     "token")
     finite = np.concatenate([np.asarray(p[2], dtype=np.float64).ravel() for p in panels]) if panels else np.zeros(1)
     finite = finite[np.isfinite(finite)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    fig.update_layout(coloraxis={"colorscale": SEQUENTIAL, "cmin": low, "cmax": high if high > low else low + 1e-6,
-                                 "colorbar": {"title": {"text": "cosine"}}},
-                      title="Cosine of the word's vector with every token of its sentence",
-                      height=200 + 60 * len(layer_names) * len(panels))
-    return fig
-
-
-def span_scores(outputs: np.ndarray, passage: Sequence[int], seed: int, max_len: int = 15) -> dict:
-    """Span question answering as BERT fine-tunes it, with untrained (seeded random) vectors.
-
-    A start vector S and an end vector E [d_model] are dotted with every passage token's
-    final output; softmax over the passage gives P(start) and P(end). The answer is the span
-    i <= j < i + max_len with the largest S.h_i + E.h_j. Returns p_start, p_end [passage],
-    best (i, j) as passage indices, and S, E.
-    """
-    outputs = np.asarray(outputs, dtype=np.float64)
-    rows = outputs[list(passage)]                                   # [passage, d_model]
-    rng = np.random.default_rng(seed)
-    start_vec, end_vec = rng.standard_normal((2, outputs.shape[1])) / np.sqrt(outputs.shape[1])
-    start, end = rows @ start_vec, rows @ end_vec                   # [passage]
-    p_start = np.exp(start - start.max())
-    p_end = np.exp(end - end.max())
-    pairs = [(i, j) for i in range(len(rows)) for j in range(i, min(len(rows), i + max_len))]
-    best = max(pairs, key=lambda ij: start[ij[0]] + end[ij[1]]) if pairs else (0, 0)
-    return {"p_start": p_start / p_start.sum(), "p_end": p_end / p_end.sum(), "best": best,
-            "S": start_vec, "E": end_vec}
-
-
-def nearest_tokens(tokens: Sequence[str], sims: np.ndarray, word_pos: int, k: int = 3) -> list[tuple[str, float]]:
-    """The k tokens (index-labelled) most similar to the one at word_pos, itself excluded."""
-    labels = token_labels(tokens)
-    order = [int(i) for i in np.argsort(-np.asarray(sims), kind="stable") if int(i) != word_pos]
-    return [(labels[i], float(sims[i])) for i in order[:k]]
+    layout.update(coloraxis={"colorscale": colorscale(SEQUENTIAL), "cmin": low,
+                             "cmax": high if high > low else low + 1e-6, "colorbar": {"title": {"text": "cosine"}}},
+                  title=dict(text="Cosine of the word's vector with every token of its sentence"),
+                  height=200 + 60 * len(layer_names) * len(panels))
+    table = pd.concat(tables, axis=1, names=["panel"]) if tables else pd.DataFrame()
+    return Chart(figure(data, layout), table)

@@ -1,18 +1,18 @@
 """Mask figures: the steps of one head (q.k, scaled, masked, softmax), the
 boolean allowed matrix, padding made visible, and the prefix experiment.
 
-Pure: numpy arrays and token strings in, plotly figures out.
+Numpy arrays (``[query_pos, key_pos]``) and token strings in, a ``Chart`` out.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
+import pandas as pd
 
-from viz.attention import axis_ticks, heatmap_spec, plot_text
-from viz.common import (DIVERGING, MASKED_COLOUR, SEGMENT_COLOURS, figure, layout_axis, subplot_axes,
-                         subplots_layout, token_labels)
+from viz.common import (DIVERGING, MASKED_COLOUR, SEGMENT_COLOURS, Chart, figure, layout_axis, plot_text,
+                        subplot_axes, subplots_layout, token_labels)
+from viz.heatmap import axis_ticks, heatmap_spec, heatmap_table
 
 ALLOWED_COLOUR = "#0072B2"  # Okabe-Ito blue: "may attend"
 PAD_OUTLINE = "#D55E00"  # Okabe-Ito vermillion: padding rows/columns
@@ -33,7 +33,7 @@ def _range_note(matrix: np.ndarray) -> str:
     return f"values {finite.min():.3g} to {finite.max():.3g}"
 
 
-def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, height: int | None = None) -> go.Figure:
+def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, height: int | None = None) -> Chart:
     """The four steps of one head side by side in one figure (raw, scaled, masked, softmax).
 
     ``steps`` maps "raw_scores", "scores", "masked_scores", "pattern" to
@@ -42,6 +42,9 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
     over their values; masked cells are gaps drawn grey (with a legend entry),
     not a huge negative colour; the softmax uses 0..1. Each panel has its
     own colour bar under it; only the first panel labels the rows.
+
+    Table: the four matrices drawn stacked, indexed by (step name, query), a column per key;
+    masked cells of "masked_scores" are NaN.
     """
     labels = token_labels(tokens)
     allowed = np.asarray(allowed, dtype=bool)
@@ -52,7 +55,7 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
         shown = np.where(allowed, matrix, np.nan) if name == "masked_scores" else matrix
         subtitles.append(f"{STEP_TITLES[name]}<br><sup>{_range_note(shown)}</sup>")
     layout = subplots_layout(1, 4, subtitles, shared_yaxes=True, horizontal_spacing=0.03)
-    data = []
+    data, tables = [], {}
     xl = axis_ticks(labels)[1]
     for i, name in enumerate(names):
         matrix = np.asarray(steps[name], dtype=np.float32)
@@ -65,6 +68,7 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
         masked = ~allowed if name == "masked_scores" else None
         panel, _ = heatmap_spec(matrix, labels, labels, zmin=lo, zmax=hi, colorscale=scale, value_name=value,
                                 masked=masked)
+        tables[name] = heatmap_table(panel, labels, labels)
         axes = subplot_axes(1, i + 1, 4)
         x_axis, y_axis = layout_axis(axes["xaxis"]), layout_axis(axes["yaxis"])
         domain = layout[x_axis]["domain"]
@@ -91,11 +95,13 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
         legend=dict(orientation="h", x=1, xanchor="right", y=1.12, yanchor="bottom"),
         showlegend=bool((~allowed).any()),
     )
-    return figure(data, layout)
+    return Chart(figure(data, layout), pd.concat(tables, names=["step"]))
 
 
 def _allowed_spec(allowed: np.ndarray, tokens: Sequence[str], *, title: str = "allowed (may attend)",
-                  cols: Sequence[str] | None = None, height: int | None = None) -> tuple[list[dict], dict]:
+                  cols: Sequence[str] | None = None, height: int | None = None
+                  ) -> tuple[list[dict], dict, pd.DataFrame]:
+    """The allowed matrix's heatmap (traces, layout) and its table (1 = allowed, 0 = blocked)."""
     allowed = np.asarray(allowed, dtype=bool)
     labels = token_labels(tokens)
     col_labels = token_labels(cols) if cols is not None else labels
@@ -103,17 +109,21 @@ def _allowed_spec(allowed: np.ndarray, tokens: Sequence[str], *, title: str = "a
     data, layout = heatmap_spec(allowed.astype(np.float32), labels, col_labels, title=title, zmin=0.0, zmax=1.0,
                                 colorscale=scale, value_name="allowed (1 = yes)", colorbar_title="", height=height)
     data[0]["colorbar"].update(tickmode="array", tickvals=[0.25, 0.75], ticktext=["blocked", "allowed"])
-    return data, layout
+    return data, layout, heatmap_table(data, labels, col_labels).astype(int)
 
 
 def allowed_figure(allowed: np.ndarray, tokens: Sequence[str], *, title: str = "allowed (may attend)",
-                   cols: Sequence[str] | None = None, height: int | None = None) -> go.Figure:
-    """The boolean allowed matrix: blue = may attend, grey = blocked."""
-    return figure(*_allowed_spec(allowed, tokens, title=title, cols=cols, height=height))
+                   cols: Sequence[str] | None = None, height: int | None = None) -> Chart:
+    """The boolean allowed matrix: blue = may attend, grey = blocked.
+
+    Table: the matrix as 1 (allowed) / 0 (blocked), index the query labels, columns the key labels.
+    """
+    data, layout, table = _allowed_spec(allowed, tokens, title=title, cols=cols, height=height)
+    return Chart(figure(data, layout), table)
 
 
-def _mark_padding(data: list[dict], layout: dict, n_real: int, n_total: int) -> go.Figure:
-    """The figure of a square heatmap spec with the padding rows and columns (n_real..n_total-1) outlined."""
+def _mark_padding(data: list[dict], layout: dict, n_real: int, n_total: int) -> None:
+    """Outline the padding rows and columns (n_real..n_total-1) of a square heatmap's (traces, layout), in place."""
     if n_real < n_total:
         lo, hi = n_real - 0.5, n_total - 0.5
         line = dict(color=PAD_OUTLINE, width=2.5, dash="dot")
@@ -123,31 +133,42 @@ def _mark_padding(data: list[dict], layout: dict, n_real: int, n_total: int) -> 
         ])
         data.append(dict(type="scatter", x=[None], y=[None], mode="lines", name="padding rows / columns", line=line))
         layout["showlegend"] = True
-    return figure(data, layout)
 
 
-def mark_padding(fig: go.Figure, n_real: int, n_total: int) -> go.Figure:
-    """Outline the padding rows and columns (positions n_real..n_total-1) of a square heatmap (a new figure)."""
-    spec = fig.to_dict()  # a copy: ``fig`` stays as it was
-    return _mark_padding(spec["data"], spec["layout"], n_real, n_total)
+def mark_padding(chart: Chart, n_real: int, n_total: int) -> Chart:
+    """Outline the padding rows and columns (positions n_real..n_total-1) of a square heatmap (a new Chart).
+
+    Table: the chart's own, unchanged.
+    """
+    spec = chart.figure.to_dict()  # a copy: ``chart`` stays as it was
+    _mark_padding(spec["data"], spec["layout"], n_real, n_total)
+    return Chart(figure(spec["data"], spec["layout"]), chart.table)
 
 
 def padded_figures(allowed: np.ndarray, pattern: np.ndarray, tokens: Sequence[str], n_real: int,
-                   *, name: str = "") -> tuple[go.Figure, go.Figure]:
-    """One row of a padded batch: its allowed matrix and its pattern, padding outlined."""
-    fig_allowed = _mark_padding(*_allowed_spec(allowed, tokens, title=f"{name}: allowed"), n_real, len(tokens))
+                   *, name: str = "") -> tuple[Chart, Chart]:
+    """One row of a padded batch: its allowed matrix and its pattern, padding outlined.
+
+    Tables: the allowed matrix as 1/0, and the pattern with the masked cells NaN.
+    """
+    data, layout, allowed_table = _allowed_spec(allowed, tokens, title=f"{name}: allowed")
+    _mark_padding(data, layout, n_real, len(tokens))
     labels = token_labels(tokens)
-    pattern_spec = heatmap_spec(pattern, labels, labels, title=f"{name}: attention after softmax", zmin=0.0, zmax=1.0,
-                                masked=~np.asarray(allowed, dtype=bool))
-    return fig_allowed, _mark_padding(*pattern_spec, n_real, len(tokens))
+    pattern_data, pattern_layout = heatmap_spec(pattern, labels, labels, title=f"{name}: attention after softmax",
+                                                zmin=0.0, zmax=1.0, masked=~np.asarray(allowed, dtype=bool))
+    _mark_padding(pattern_data, pattern_layout, n_real, len(tokens))
+    return (Chart(figure(data, layout), allowed_table),
+            Chart(figure(pattern_data, pattern_layout), heatmap_table(pattern_data, labels, labels)))
 
 
 def prefix_figure(pattern_after: np.ndarray, tokens_after: Sequence[str], row_change: np.ndarray,
-                  tolerance: float, *, title: str = "") -> go.Figure:
+                  tolerance: float, *, title: str = "") -> Chart:
     """The longer input's pattern with the shared rows marked: green = unchanged (within ``tolerance``).
 
     ``row_change`` holds, per shared leading position, the largest change of
     that row over every layer and head.
+
+    Table: the pattern, index the query labels, columns the key labels.
     """
     labels = token_labels(tokens_after)
     data, layout = heatmap_spec(pattern_after, labels, labels, title=title, zmin=0.0, zmax=1.0)
@@ -162,11 +183,15 @@ def prefix_figure(pattern_after: np.ndarray, tokens_after: Sequence[str], row_ch
     data.append(dict(type="scatter", x=[None], y=[None], mode="lines", name="row changed",
                      line=dict(color=PAD_OUTLINE, width=1, dash="dot")))
     layout["showlegend"] = True
-    return figure(data, layout)
+    return Chart(figure(data, layout), heatmap_table(data, labels, labels))
 
 
-def row_change_figure(row_change: np.ndarray, tokens: Sequence[str], tolerance: float, *, title: str = "") -> go.Figure:
-    """Bars: per shared row, the largest change over all layers and heads (log scale), with the tolerance line."""
+def row_change_figure(row_change: np.ndarray, tokens: Sequence[str], tolerance: float, *, title: str = "") -> Chart:
+    """Bars: per shared row, the largest change over all layers and heads (log scale), with the tolerance line.
+
+    Table: one row per shared query row: its largest change (the true value; the log axis draws
+    0 at a floor) and whether it is unchanged within ``tolerance`` (the bar's colour).
+    """
     change = np.asarray(row_change, dtype=np.float64)
     labels = token_labels(tokens)[: len(change)]
     floor = tolerance / 100
@@ -195,7 +220,9 @@ def row_change_figure(row_change: np.ndarray, tokens: Sequence[str], tolerance: 
         yaxis=dict(type="log", title=dict(text="largest |change|"), range=[np.log10(floor) - 0.5, 0.2],
                    exponentformat="power", dtick=2),
     )
-    return figure([bars], layout)
+    table = pd.DataFrame({"largest change": change, "unchanged": change <= tolerance},
+                         index=pd.Index(labels, name="query"))
+    return Chart(figure([bars], layout), table)
 
 
 __all__ = [

@@ -1,19 +1,16 @@
-"""Figures for predictions: top-k bars, BERT's masking procedure, head ablation.
+"""Figures for predictions: top-k bars per blank, what BERT's masking recipe did to a sentence,
+and a blank's probabilities with heads switched off.
 
-Also the masking procedure itself (`bert_mask_plan`), pure numpy with a seed, so the
-page, the service and the tests all run the same steps. No torch, no Streamlit.
+Guesses ((token, probability) lists), token strings and actions in, a ``Chart`` out.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
+import pandas as pd
 
-from viz.common import figure, layout_axis, subplot_axes, subplots_layout, token_labels
-from viz.attention import plot_text
-from viz.positional import LINE_COLOURS
+from viz.common import LINE_COLOURS, Chart, figure, layout_axis, plot_text, subplot_axes, subplots_layout, token_labels
 
 # What happened to each position in the masking procedure, and its colour (Okabe-Ito).
 ACTION_COLOURS = {
@@ -26,8 +23,11 @@ ACTION_COLOURS = {
 
 
 def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequence[str],
-                colour: str = LINE_COLOURS[0]) -> go.Figure:
-    """One horizontal bar panel per prediction list, best on top, x = probability (shared range)."""
+                colour: str = LINE_COLOURS[0]) -> Chart:
+    """One horizontal bar panel per prediction list, best on top, x = probability (shared range).
+
+    Table: one row per bar, indexed by (panel title, rank from 1), columns "token" and "probability".
+    """
     if len(predictions) != len(titles):
         raise ValueError(f"{len(predictions)} prediction lists, while number of titles is {len(titles)}")
     n = max(len(predictions), 1)
@@ -51,53 +51,22 @@ def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequ
         layout[layout_axis(axes["xaxis"])].update(
             range=[0, x_max], title=dict(text="probability"), tickformat=".0%")
     layout["height"] = 160 + 28 * max((len(p) for p in predictions), default=1)
-    return figure(data, layout)
+    rows = [(title, rank + 1, tok, float(p)) for title, preds in zip(titles, predictions)
+            for rank, (tok, p) in enumerate(preds)]
+    table = pd.DataFrame(rows, columns=["panel", "rank", "token", "probability"]).set_index(["panel", "rank"])
+    return Chart(figure(data, layout), table)
 
 
-@dataclass(frozen=True)
-class MaskPlan:
-    """The outcome of BERT's masking procedure on one token sequence."""
-    actions: tuple[str, ...]         # per position: a key of ACTION_COLOURS
-    input_ids: tuple[int, ...]       # the ids the model sees after masking
-    chosen: tuple[int, ...]          # chosen positions, in sentence order
+def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: Sequence[str]) -> Chart:
+    """Two strips: the sentence, and what the model sees, cells coloured by what happened.
 
-
-def bert_mask_plan(token_ids: Sequence[int], special: Sequence[bool], mask_id: int,
-                   replacement_ids: Sequence[int], seed: int, rate: float = 0.15) -> MaskPlan:
-    """BERT's pre-training masking (Devlin et al. 2019, create_pretraining_data.py).
-
-    Choose round(rate * n) of the n ordinary tokens (at least one) at random; each
-    chosen token becomes [MASK] with probability 0.8, stays unchanged with 0.1, and is
-    replaced by a random token from `replacement_ids` with 0.1. Special tokens are never
-    chosen. Every chosen position is predicted, whatever happened to it.
+    ``actions`` per position are keys of ACTION_COLOURS (``analysis.MaskPlan.actions``).
+    Table: one row per pos (index-prefixed labels), columns "token", "model input", "what happened".
     """
-    if len(token_ids) != len(special):
-        raise ValueError(f"{len(token_ids)} token ids, while the special-token flags number {len(special)}")
-    rng = np.random.default_rng(seed)
-    candidates = [i for i, is_special in enumerate(special) if not is_special]
-    actions = ["special" if s else "not chosen" for s in special]
-    ids = list(int(t) for t in token_ids)
-    if not candidates:
-        return MaskPlan(tuple(actions), tuple(ids), ())
-    n_chosen = min(len(candidates), max(1, int(round(rate * len(candidates)))))
-    chosen = sorted(int(i) for i in rng.permutation(candidates)[:n_chosen])
-    for pos in chosen:
-        draw = rng.random()
-        if draw < 0.8:
-            actions[pos], ids[pos] = "[MASK]", int(mask_id)
-        elif draw < 0.9:
-            actions[pos] = "unchanged"
-        else:
-            actions[pos] = "random"
-            ids[pos] = int(replacement_ids[int(rng.integers(len(replacement_ids)))])
-    return MaskPlan(tuple(actions), tuple(ids), tuple(chosen))
-
-
-def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: Sequence[str]) -> go.Figure:
-    """Two strips: the sentence, and what the model sees, cells coloured by what happened."""
     if not len(tokens) == len(input_tokens) == len(actions):
         raise ValueError(f"{len(tokens)} tokens, {len(input_tokens)} input tokens and {len(actions)} actions "
                          "must match")
+    raw_tokens, raw_inputs = tokens, input_tokens
     labels = [plot_text(label) for label in token_labels(tokens)]
     tokens, input_tokens = [plot_text(t) for t in tokens], [plot_text(t) for t in input_tokens]
     data = []
@@ -122,15 +91,23 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
         xaxis=dict(title=dict(text="pos"), range=[-0.7, len(tokens) - 0.3], tickvals=list(range(len(tokens))),
                    ticktext=labels),
     )
-    return figure(data, layout)
+    table = pd.DataFrame({"token": list(raw_tokens), "model input": list(raw_inputs), "what happened": list(actions)},
+                         index=pd.Index(token_labels(raw_tokens), name="pos"))
+    return Chart(figure(data, layout), table)
 
 
 def ablation_figure(tokens: Sequence[str], before: Sequence[float], after: Sequence[float],
-                    title: str) -> go.Figure:
-    """Grouped horizontal bars: each token's probability with all heads, and with heads off."""
+                    title: str) -> Chart:
+    """Grouped horizontal bars: each token's probability with all heads, and with heads off.
+
+    Table: one row per token, columns "all heads" and "heads switched off".
+    """
     if not len(tokens) == len(before) == len(after):
         raise ValueError(f"{len(tokens)} tokens, {len(before)} and {len(after)} probabilities must match")
     rank = np.arange(len(tokens))
+    table = pd.DataFrame({"all heads": np.asarray(before, dtype=np.float64),
+                          "heads switched off": np.asarray(after, dtype=np.float64)},
+                         index=pd.Index(list(tokens), name="token"))
     tokens = [plot_text(t) for t in tokens]
     series = (("all heads", before, LINE_COLOURS[0]), ("heads switched off", after, LINE_COLOURS[5]))
     data = [dict(type="bar", x=np.asarray(values, dtype=np.float64), y=rank, orientation="h", name=name,
@@ -142,4 +119,4 @@ def ablation_figure(tokens: Sequence[str], before: Sequence[float], after: Seque
         yaxis=dict(tickvals=list(rank), ticktext=list(tokens), autorange="reversed"),
         xaxis=dict(range=[0, 1], title=dict(text="probability"), tickformat=".0%"),
     )
-    return figure(data, layout)
+    return Chart(figure(data, layout), table)

@@ -1,10 +1,7 @@
-"""Figures and small numpy experiments for the step-by-step walkthrough page.
+"""Figures for the step-by-step walkthrough: one head's matrices as heatmaps and rounded tables,
+all heads concatenated, the sqrt(d_k) experiment, GELU vs ReLU, LayerNorm vs BatchNorm.
 
-- one head's matrices as heatmaps and rounded tables (tokens as index-prefixed labels);
-- why scores are divided by sqrt(d_k): a seeded sampling experiment;
-- GELU exact vs tanh vs ReLU;
-- LayerNorm vs BatchNorm on a small batch of token vectors.
-No torch, no Streamlit: arrays in, figures (or DataFrames) out.
+Arrays and labels in, a ``Chart`` out (``matrix_frame``: a rounded display table).
 """
 from __future__ import annotations
 
@@ -12,12 +9,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
-from viz.common import (DIVERGING, MASKED_COLOUR, SEQUENTIAL, check_matrix, colorscale, figure, layout_axis,
-                         subplot_axes, subplots_layout, token_labels)
-from viz.attention import plot_text
-from viz.positional import LINE_COLOURS
+from viz.common import (DIVERGING, LINE_COLOURS, MASKED_COLOUR, SEQUENTIAL, Chart, check_matrix, colorscale, figure,
+                        layout_axis, matrix_table, plot_text, subplot_axes, subplots_layout, token_labels)
 
 
 # --- one head, step by step ---------------------------------------------------------------
@@ -44,7 +38,7 @@ def matrix_frame(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str],
 
 def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str,
                  allowed: np.ndarray | None = None, signed: bool = True,
-                 x_title: str = "key_pos", y_title: str = "query_pos", value_name: str = "value") -> go.Figure:
+                 x_title: str = "key_pos", y_title: str = "query_pos", value_name: str = "value") -> Chart:
     """One step's matrix as a heatmap with labelled rows and columns.
 
     `rows`/`cols` are already-distinct labels (e.g. `token_labels(tokens)`); cells are
@@ -52,9 +46,13 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
     Cells where `allowed` is False are left out of the value layer and drawn by a second,
     single-colour layer in the mask colour (never as a huge negative number); the colour
     range covers the allowed cells only.
+
+    Table: the matrix with blocked cells NaN, index ``rows`` (named ``y_title``), columns
+    ``cols`` (named ``x_title``).
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     check_matrix(matrix, rows, cols, title)
+    table_rows, table_cols = list(rows), list(cols)
     rows, cols = [plot_text(r) for r in rows], [plot_text(c) for c in cols]
     shown = matrix.copy()
     if allowed is not None:
@@ -88,29 +86,15 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
         yaxis=dict(tickvals=list(range(len(rows))), ticktext=list(rows), title=dict(text=y_title),
                    range=[len(rows) - 0.5, -0.5], showgrid=False, zeroline=False),
     )
-    return figure(data, layout)
+    return Chart(figure(data, layout), matrix_table(shown, table_rows, table_cols, y_title, x_title))
 
 
-def score_decomposition(q_row: np.ndarray, k: np.ndarray, raw_row: np.ndarray,
-                        keys: Sequence[str]) -> pd.DataFrame:
-    """One query against every key: q·k = |q| |k| cos(theta), next to the model's own recorded score.
-
-    q_row [d_head], k [key_pos, d_head], raw_row [key_pos] (the trace's raw_scores for this query).
-    """
-    q_row, k = np.asarray(q_row, dtype=np.float64), np.asarray(k, dtype=np.float64)
-    check_matrix(k, keys, [str(j) for j in range(k.shape[1])], "k")
-    q_norm = float(np.linalg.norm(q_row))
-    k_norm = np.linalg.norm(k, axis=1)
-    dots = k @ q_row
-    cos = np.where(k_norm * q_norm > 0, dots / np.where(k_norm * q_norm > 0, k_norm * q_norm, 1.0), 0.0)
-    return pd.DataFrame({"|q|": q_norm, "|k|": k_norm, "cos θ": cos, "|q| |k| cos θ": q_norm * k_norm * cos,
-                         "q·k (recorded)": np.asarray(raw_row, dtype=np.float64)}, index=list(keys)).round(4)
-
-
-def concat_figure(z_heads: np.ndarray, out: np.ndarray, tokens: Sequence[str], head: int) -> go.Figure:
+def concat_figure(z_heads: np.ndarray, out: np.ndarray, tokens: Sequence[str], head: int) -> Chart:
     """concat(z_1 .. z_h) [pos, n_heads * d_head] beside W_O's output [pos, d_model].
 
     z_heads is [head, pos, d_head]; the chosen head's block is outlined.
+    Table: one row per token (index-prefixed labels), the concat's columns "head{h}.{j}"
+    and then the output's "attn.out.{i}".
     """
     z_heads = np.asarray(z_heads, dtype=np.float64)
     n_heads, n_pos, d_head = z_heads.shape
@@ -143,54 +127,21 @@ def concat_figure(z_heads: np.ndarray, out: np.ndarray, tokens: Sequence[str], h
     layout["xaxis"]["title"] = dict(text="head * d_head + j")
     layout["xaxis2"]["title"] = dict(text="d_model index")
     layout["title"] = dict(text="Multi-head: concatenate every head's z, then project with W_O")
-    return figure(data, layout)
+    columns = [f"head{h}.{j}" for h in range(n_heads) for j in range(d_head)]
+    columns += [f"attn.out.{i}" for i in range(out.shape[1])]
+    table = matrix_table(np.concatenate([concat, np.asarray(out, dtype=np.float64)], axis=1), token_labels(tokens),
+                         columns, "pos")
+    return Chart(figure(data, layout), table)
 
 
 # --- why divide by sqrt(d_k) ----------------------------------------------------------------
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = scores - scores.max(axis=-1, keepdims=True)
-    weights = np.exp(shifted)
-    return weights / weights.sum(axis=-1, keepdims=True)
+def scaling_figure(result: pd.DataFrame, n_keys: int) -> Chart:
+    """Four panels over d_k: score variance, largest weight, entropy, softmax gradient size.
 
-
-def scaling_experiment(d_ks: Sequence[int], n_keys: int = 16, n_samples: int = 256,
-                       seed: int = 0) -> pd.DataFrame:
-    """Sample q and n_keys keys with independent N(0, 1) components for each d_k.
-
-    Returns one row per d_k with, for raw scores q.k and scaled scores q.k / sqrt(d_k):
-    the variance of the scores, the mean largest softmax weight, the mean entropy of the
-    softmax (nats; log(n_keys) is uniform), and the mean Frobenius norm of the softmax
-    Jacobian diag(p) - p p^T, which is what gradients flow through.
+    ``result`` is ``analysis.scaling_experiment``'s frame. Table: one row per d_k, a column
+    per line drawn ("variance_raw", "variance_scaled", ...).
     """
-    rng = np.random.default_rng(seed)
-    rows = []
-    for d_k in d_ks:
-        # Sampled in chunks so that the keys of a wide d_k never take more than ~16 MB at once.
-        chunk = max(1, min(n_samples, 2_000_000 // (n_keys * d_k)))
-        parts = []
-        for start in range(0, n_samples, chunk):
-            size = min(chunk, n_samples - start)
-            q = rng.standard_normal((size, d_k))                 # [sample, d_k]
-            k = rng.standard_normal((size, n_keys, d_k))         # [sample, key, d_k]
-            parts.append(np.einsum("sd,skd->sk", q, k))          # [sample, key]
-        raw = np.concatenate(parts)
-        row = {"d_k": int(d_k)}
-        for name, scores in (("raw", raw), ("scaled", raw / np.sqrt(d_k))):
-            p = _softmax(scores)
-            entropy = -(p * np.log(np.clip(p, 1e-300, None))).sum(axis=-1)
-            sum_sq = (p ** 2).sum(axis=-1)
-            jacobian_sq = sum_sq - 2.0 * (p ** 3).sum(axis=-1) + sum_sq ** 2  # ||diag(p) - pp^T||_F^2
-            row[f"variance_{name}"] = float(scores.var())
-            row[f"max_weight_{name}"] = float(p.max(axis=-1).mean())
-            row[f"entropy_{name}"] = float(entropy.mean())
-            row[f"jacobian_{name}"] = float(np.sqrt(np.clip(jacobian_sq, 0.0, None)).mean())
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def scaling_figure(result: pd.DataFrame, n_keys: int) -> go.Figure:
-    """Four panels over d_k: score variance, largest weight, entropy, softmax gradient size."""
     panels = (("variance", "variance of the scores"),
               ("max_weight", "mean largest softmax weight"),
               ("entropy", f"mean softmax entropy (uniform = {np.log(n_keys):.2f})"),
@@ -214,22 +165,26 @@ def scaling_figure(result: pd.DataFrame, n_keys: int) -> go.Figure:
     layout["yaxis2"]["range"] = [0, 1.05]
     layout.update(title=dict(text="Scaling keeps the scores' spread, and softmax's gradients, the same for every d_k"),
                   height=620)
-    return figure(data, layout)
+    drawn = [f"{key}_{kind}" for key, _ in panels for kind in styles]
+    return Chart(figure(data, layout), result.set_index("d_k")[drawn])
 
 
 # --- activations ---------------------------------------------------------------------------
 
-def activation_figure(x: np.ndarray, curves: Mapping[str, np.ndarray], reference: str) -> go.Figure:
+def activation_figure(x: np.ndarray, curves: Mapping[str, np.ndarray], reference: str) -> Chart:
     """Left: each activation over x. Right: |each one minus the reference| on a log scale.
 
     The log scale keeps a 1e-4 gap (GELU tanh vs exact) visible beside a 1e-1 gap (ReLU).
+    Table: one row per x, a column per curve, then "|name - reference|" per other curve
+    (0 where they agree; the log axis leaves those points out).
     """
     if reference not in curves:
         raise ValueError(f"reference {reference!r} is not one of the curves {list(curves)}")
     layout = subplots_layout(1, 2, ("activation(x)", f"|difference from {reference}| (log scale)"),
                              horizontal_spacing=0.12)
-    data = []
+    data, columns, gaps = [], {}, {}
     for i, (name, y) in enumerate(curves.items()):
+        columns[name] = np.asarray(y, dtype=np.float64)
         colour = LINE_COLOURS[i % len(LINE_COLOURS)]
         data.append(dict(type="scatter", x=x, y=y, mode="lines", name=name, legendgroup=name,
                          line={"color": colour},
@@ -242,40 +197,39 @@ def activation_figure(x: np.ndarray, curves: Mapping[str, np.ndarray], reference
                              line={"color": colour},
                              hovertemplate=f"|{name} - {reference}|<br>x %{{x:.3f}}<br>%{{y:.3e}}<extra></extra>",
                              **subplot_axes(1, 2, 2)))
+            gaps[f"|{name} - {reference}|"] = gap
     for axis in ("xaxis", "xaxis2"):
         layout[axis]["title"] = dict(text="x")
     layout["yaxis"]["title"] = dict(text="activation(x)")
     layout["yaxis2"].update(title=dict(text="|difference|"), type="log", exponentformat="power")
     layout["title"] = dict(text="GELU (exact erf and tanh approximation) and ReLU")
-    return figure(data, layout)
+    table = pd.DataFrame({**columns, **gaps}, index=pd.Index(np.asarray(x, dtype=np.float64), name="x"))
+    return Chart(figure(data, layout), table)
 
 
 # --- LayerNorm vs BatchNorm ----------------------------------------------------------------
 
-def layer_norm(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """Normalise each row (one token) over its features, biased variance, no gain/bias."""
-    mean = x.mean(axis=-1, keepdims=True)
-    var = x.var(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps)
-
-
-def batch_norm(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """Normalise each column (one feature) over the rows of the batch, biased variance."""
-    mean = x.mean(axis=0, keepdims=True)
-    var = x.var(axis=0, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps)
-
-
-def norm_figure(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> go.Figure:
+def norm_figure(x: np.ndarray, layer_normed: np.ndarray, batch_normed: np.ndarray, rows: Sequence[str]) -> Chart:
     """The batch [token, feature], its LayerNorm (rows normalised) and BatchNorm (columns normalised).
 
+    ``layer_normed`` and ``batch_normed`` are ``analysis.layer_norm(x)`` and ``analysis.batch_norm(x)``.
     The input keeps its own colour range; the two normalised panels share one, so they compare.
+    Table: the three matrices stacked, indexed by (panel: "input", "LayerNorm", "BatchNorm",
+    row label), a column per feature ("f0", ...).
     """
     x = np.asarray(x, dtype=np.float64)
     cols = [f"f{j}" for j in range(x.shape[1])]
+    normed = {"LayerNorm": np.asarray(layer_normed, dtype=np.float64),
+              "BatchNorm": np.asarray(batch_normed, dtype=np.float64)}
     check_matrix(x, rows, cols, "token batch")
+    for name, matrix in normed.items():
+        if matrix.shape != x.shape:
+            raise ValueError(f"the {name} panel has shape {matrix.shape}, while the batch has shape {x.shape}")
+    tables = {name: matrix_table(matrix, rows, cols, "row", "feature")
+              for name, matrix in (("input", x), *normed.items())}
     rows = [plot_text(r) for r in rows]
-    panels = (("input", x), ("LayerNorm: each row", layer_norm(x, eps)), ("BatchNorm: each column", batch_norm(x, eps)))
+    panels = (("input", x), ("LayerNorm: each row", normed["LayerNorm"]),
+              ("BatchNorm: each column", normed["BatchNorm"]))
     layout = subplots_layout(1, 3, [name for name, _ in panels], horizontal_spacing=0.08)
     data = []
     for col, (name, matrix) in enumerate(panels, start=1):
@@ -299,20 +253,4 @@ def norm_figure(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> go.Fig
         coloraxis2={"colorscale": colorscale(DIVERGING), "cmid": 0.0, "cmin": -bound_out, "cmax": bound_out,
                     "colorbar": {"title": {"text": "normalised"}, "x": 1.12}},
     )
-    return figure(data, layout)
-
-
-def norm_stats(x: np.ndarray, rows: Sequence[str], eps: float = 1e-5) -> pd.DataFrame:
-    """Mean and standard deviation along both axes after each normalisation."""
-    x = np.asarray(x, dtype=np.float64)
-    records = []
-    for name, matrix in (("LayerNorm", layer_norm(x, eps)), ("BatchNorm", batch_norm(x, eps))):
-        for axis, what in ((1, "per token (row)"), (0, "per feature (column)")):
-            records.append({
-                "normalisation": name, "statistic over": what,
-                # (+ 0.0 turns a rounded -0.0 into 0.0)
-                "means range": f"{round(float(matrix.mean(axis=axis).min()), 3) + 0.0:+.3f} .. "
-                               f"{round(float(matrix.mean(axis=axis).max()), 3) + 0.0:+.3f}",
-                "std range": f"{matrix.std(axis=axis).min():.3f} .. {matrix.std(axis=axis).max():.3f}",
-            })
-    return pd.DataFrame(records)
+    return Chart(figure(data, layout), pd.concat(tables, names=["panel"]))

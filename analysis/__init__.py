@@ -1,0 +1,39 @@
+"""Every computation a page shows, as plain functions over a ``model_core`` model and numpy arrays.
+
+    import model_core, analysis
+    m = model_core.load_bundled("encoder")
+    run = analysis.attention_run(m, "The cat sat on the mat.")   # AttentionRun: pattern [layer, head, q, k], tokens
+    analysis.rollout(run.pattern)                                # [layer, query_pos, key_pos]
+
+Functions that run a model return small frozen dataclasses of numpy arrays and plain Python
+(never torch tensors), so a cache can pickle them and ``viz`` can draw them. Errors a user can
+cause raise ``model_core.InputError`` with a sentence to show as is. No Streamlit, no plotly here:
+``services`` caches these functions, ``viz`` draws their results.
+"""
+from .attention import (AttentionRun, attention_run, downsample, hard_attention, head_max, head_mean,
+                        keep_positions, restrict, rollout)
+from .common import MARKERS, SPECIAL_TOKENS, check_layer_head, check_text, cosine, input_notes
+from .embeddings import (EmbeddingParts, LayerVectors, SpanScores, SwapComparison, component_norms,
+                         embedding_parts, layer_vectors, nearest_tokens, projections_onto, shared_words,
+                         span_scores, swap_comparison)
+from .masks import MaskSteps, PrefixChange, mask_steps, padding_difference, prefix_experiment, shorter_version
+from .positional import (offset_rotation, pca_2d, position_embeddings, similarity_by_distance,
+                         similarity_matrix, sinusoidal)
+from .predictions import (Ablation, BlankFill, MaskingRun, MaskPlan, ablation, bert_mask_plan, continuation,
+                          mask_predictions, mlm_masking, next_tokens, words_to_hide)
+from .walkthrough import (HeadSteps, activation_curves, batch_norm, head_steps, layer_norm, norm_stats,
+                          scaling_experiment, score_decomposition)
+
+__all__ = [
+    "AttentionRun", "attention_run", "downsample", "hard_attention", "head_max", "head_mean", "keep_positions",
+    "restrict", "rollout",
+    "MARKERS", "SPECIAL_TOKENS", "check_layer_head", "check_text", "cosine", "input_notes",
+    "EmbeddingParts", "LayerVectors", "SpanScores", "SwapComparison", "component_norms", "embedding_parts",
+    "layer_vectors", "nearest_tokens", "projections_onto", "shared_words", "span_scores", "swap_comparison",
+    "MaskSteps", "PrefixChange", "mask_steps", "padding_difference", "prefix_experiment", "shorter_version",
+    "offset_rotation", "pca_2d", "position_embeddings", "similarity_by_distance", "similarity_matrix", "sinusoidal",
+    "Ablation", "BlankFill", "MaskingRun", "MaskPlan", "ablation", "bert_mask_plan", "continuation",
+    "mask_predictions", "mlm_masking", "next_tokens", "words_to_hide",
+    "HeadSteps", "activation_curves", "batch_norm", "head_steps", "layer_norm", "norm_stats", "scaling_experiment",
+    "score_decomposition",
+]

@@ -1,0 +1,150 @@
+"""The app's caches: thin ``st.cache_data`` wrappers that resolve a model id and call ``analysis``.
+
+Each function takes only hashable, cheap arguments (a family, a model id, texts, numbers),
+loads the model through ``services.models`` and returns what ``analysis`` returns (small
+frozen dataclasses of numpy arrays), with the core's input errors turned into ``Problem``.
+Entries are bounded: a classroom's stream of new sentences evicts the oldest.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import analysis
+
+from .models import load, user_errors
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def attention(family: str, model_id: str, sentence_a: str, sentence_b: str = "") -> analysis.AttentionRun:
+    """analysis.attention_run: every layer's and head's pattern for one input (a pair with B)."""
+    with user_errors():
+        return analysis.attention_run(load(family, model_id), sentence_a, sentence_b)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def mask_steps(family: str, model_id: str, texts: tuple[str, ...], layer: int, head: int) -> analysis.MaskSteps:
+    """analysis.mask_steps: one head's named steps for a padded batch."""
+    with user_errors():
+        return analysis.mask_steps(load(family, model_id), texts, layer, head)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def prefix_experiment(family: str, model_id: str, sentence: str, extra: str, layer: int = 0,
+                      head: int = 0) -> analysis.PrefixChange:
+    """analysis.prefix_experiment: which rows change when a word is appended."""
+    with user_errors():
+        return analysis.prefix_experiment(load(family, model_id), sentence, extra, layer, head)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sinusoidal(n_positions: int, d_model: int) -> np.ndarray:
+    """analysis.sinusoidal: the fixed table [pos, d_model]."""
+    with user_errors():
+        return analysis.sinusoidal(n_positions, d_model)
+
+
+@st.cache_data(max_entries=6, show_spinner=False)
+def position_embeddings(family: str, model_id: str) -> np.ndarray:
+    """analysis.position_embeddings: the model's learned table [n_positions, d_model]."""
+    return analysis.position_embeddings(load(family, model_id))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def position_pca(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """analysis.pca_2d: an eigendecomposition (~60 ms) that every session's run would repeat."""
+    return analysis.pca_2d(table)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def similarity(table: np.ndarray, cosine: bool) -> np.ndarray:
+    """analysis.similarity_matrix: [pos, pos], up to a million cells, the same on every rerun."""
+    return analysis.similarity_matrix(table, cosine)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def tokens_of(family: str, model_id: str, text: str) -> list[str]:
+    """The tokens the model reads for ``text`` (special tokens included, cut at its limit)."""
+    import model_core
+
+    with user_errors():
+        analysis.check_text(text)
+        return list(model_core.encode(load(family, model_id), [text]).tokens[0])
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def embedding_parts(model_id: str, sentence_a: str, sentence_b: str = "") -> analysis.EmbeddingParts:
+    """analysis.embedding_parts of the encoder ``model_id``."""
+    with user_errors():
+        return analysis.embedding_parts(load("encoder", model_id), sentence_a, sentence_b)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def layer_vectors(family: str, model_id: str, sentence_a: str, sentence_b: str = "") -> analysis.LayerVectors:
+    """analysis.layer_vectors: every token's vector at every depth."""
+    with user_errors():
+        return analysis.layer_vectors(load(family, model_id), sentence_a, sentence_b)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def swap_comparison(model_id: str, sentence_a: str, sentence_b: str) -> analysis.SwapComparison:
+    """analysis.swap_comparison of the encoder ``model_id``."""
+    with user_errors():
+        return analysis.swap_comparison(load("encoder", model_id), sentence_a, sentence_b)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def mask_predictions(model_id: str, text: str, mask_positions: tuple[int, ...] = (),
+                     top_k: int = 5) -> analysis.BlankFill:
+    """analysis.mask_predictions: the encoder's guesses for every blank."""
+    with user_errors():
+        return analysis.mask_predictions(load("encoder", model_id), text, mask_positions, top_k)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def ablation(model_id: str, text: str, mask_positions: tuple[int, ...], heads_off: tuple[tuple[int, int], ...],
+             top_k: int = 5) -> analysis.Ablation:
+    """analysis.ablation: the first blank's guesses before and after switching heads off."""
+    with user_errors():
+        return analysis.ablation(load("encoder", model_id), text, mask_positions, heads_off, top_k)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def mlm_masking(model_id: str, text: str, seed: int, top_k: int = 3) -> analysis.MaskingRun:
+    """analysis.mlm_masking: BERT's 15% / 80-10-10 recipe on the text with ``seed``."""
+    with user_errors():
+        return analysis.mlm_masking(load("encoder", model_id), text, seed, top_k)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def next_tokens(model_id: str, text: str, top_k: int = 5, temperature: float = 1.0) -> tuple[tuple[str, float], ...]:
+    """analysis.next_tokens of the decoder ``model_id``."""
+    with user_errors():
+        return analysis.next_tokens(load("decoder", model_id), text, top_k, temperature)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def continuation(model_id: str, text: str, n_tokens: int = 8) -> str:
+    """analysis.continuation: the decoder's greedy continuation."""
+    with user_errors():
+        return analysis.continuation(load("decoder", model_id), text, n_tokens)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def head_steps(family: str, model_id: str, sentence: str, layer: int, head: int) -> analysis.HeadSteps:
+    """analysis.head_steps: one head's computation with the model's own numbers."""
+    with user_errors():
+        return analysis.head_steps(load(family, model_id), sentence, layer, head)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def scaling_experiment(d_ks: tuple[int, ...], n_keys: int, seed: int, n_samples: int = 256) -> pd.DataFrame:
+    """analysis.scaling_experiment: up to a second of sampling for many keys."""
+    return analysis.scaling_experiment(list(d_ks), n_keys=int(n_keys), n_samples=int(n_samples), seed=int(seed))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def activation_curves(low: float = -4.0, high: float = 4.0, n_points: int = 401) -> dict[str, np.ndarray]:
+    """analysis.activation_curves: GELU exact, GELU tanh and ReLU over [low, high]."""
+    return analysis.activation_curves(low, high, n_points)

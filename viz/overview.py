@@ -1,0 +1,127 @@
+"""Every layer and head at a glance: one mosaic of small attention tiles with a clickable marker per head.
+
+The pattern comes in already shrunk (``analysis.downsample(pattern, MAX_TILE, how="mass")``) as
+``[layer, head, query block, key block]``; ``heads_grid`` returns a ``Chart``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from viz.common import SEQUENTIAL, Chart, colorscale, figure, plot_text, token_labels
+
+# The overview keeps each head at most this many cells a side (the pages shrink patterns to it).
+MAX_TILE = 48
+
+
+def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
+               selected: tuple[int, int] | None = None) -> Chart:
+    """Every layer x head as small multiples in one figure.
+
+    ``small`` is the [layer, head, query_pos, key_pos] pattern shrunk in ``block`` x ``block``
+    blocks (block 1: every token); ``tokens`` are the tokens before shrinking. The heads are
+    tiled into one heatmap (rows = layers, columns = heads, NaN gaps between tiles), plus one
+    clickable marker per tile (trace 1, ``customdata`` = [layer, head]); ``selected`` (layer,
+    head) is outlined.
+
+    Table: a row per (layer, head, query), a column per key (or key block), named by tokens
+    ("03 cat") or token ranges ("tokens 0-10").
+    """
+    small = np.asarray(small)
+    if small.ndim != 4:
+        raise ValueError(f"patterns must be [layer, head, query_pos, key_pos], got shape {small.shape}")
+    n_layers, n_heads, n_q, n_k = small.shape
+    if n_q != n_k:
+        raise ValueError(f"the overview needs square patterns, got {n_q} queries and {n_k} keys")
+    names = block_names(tokens, block, n_k)
+    # The hover reads layer/query from the row's category and head/key from the
+    # column's: one label per row and column, not a text per cell (megabytes).
+    escaped = [plot_text(name) for name in names]
+    cols = _mosaic_categories("head", "key", n_heads, escaped)
+    rows = _mosaic_categories("layer", "query", n_layers, escaped)
+    mosaic = dict(type="heatmap", z=_mosaic(small), x=cols, y=rows, zmin=0.0, zmax=1.0,
+                  colorscale=colorscale(SEQUENTIAL), hovertemplate="%{y}<br>%{x}<br>weight %{z:.3f}<extra></extra>",
+                  hoverongaps=False, colorbar=dict(title=dict(text="weight"), thickness=14))
+    data = [mosaic, _head_markers(rows, cols, n_layers, n_heads, n_k, selected)]
+    return Chart(figure(data, _mosaic_layout(n_layers, n_heads, n_k, selected)), _grid_table(small, names))
+
+
+def block_names(tokens: Sequence[str], block: int, n_blocks: int) -> list[str]:
+    """Names of the positions of a pattern shrunk in blocks of ``block`` tokens: "03 cat" or "tokens 0-10"."""
+    labels = token_labels(tokens)
+    if block == 1:
+        if n_blocks != len(labels):
+            raise ValueError(f"Attention has {n_blocks}x{n_blocks} positions, while number of tokens is {len(labels)}")
+        return labels
+    if n_blocks != math.ceil(len(labels) / block):
+        raise ValueError(f"Attention has {n_blocks} blocks of {block} tokens, while {len(labels)} tokens make "
+                         f"{math.ceil(len(labels) / block)} blocks")
+    return [f"tokens {i * block}-{min((i + 1) * block, len(labels)) - 1}" for i in range(n_blocks)]
+
+
+def _mosaic_categories(tile_name: str, pos_name: str, n_tiles: int, names: Sequence[str]) -> list[str]:
+    """One unique label per row (or column) of the overview mosaic: "head 2 · key 03 cat", gaps "head 2 |"."""
+    labels: list[str] = []
+    for t in range(n_tiles):
+        if t:
+            labels.append(f"{tile_name} {t - 1} |")  # the NaN gap after the previous tile (never hovered)
+        labels += [f"{tile_name} {t} · {pos_name} {name}" for name in names]
+    return labels
+
+
+def _mosaic(small: np.ndarray) -> np.ndarray:
+    """The [layer, head, tile, tile] tiles in one matrix, one NaN row/column between tiles."""
+    n_layers, n_heads, tile, _ = small.shape
+    step = tile + 1
+    mosaic = np.full((n_layers * step - 1, n_heads * step - 1), np.nan, dtype=np.float32)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            mosaic[layer * step: layer * step + tile, head * step: head * step + tile] = small[layer, head]
+    return mosaic
+
+
+def _head_markers(rows: Sequence[str], cols: Sequence[str], n_layers: int, n_heads: int, tile: int,
+                  selected: tuple[int, int] | None) -> dict:
+    """One clickable square per head; markers sit on cells (the axes are categories), inside each tile's corner."""
+    step, corner = tile + 1, max(0, round(0.06 * tile - 0.5))
+    heads = [[layer, head] for layer in range(n_layers) for head in range(n_heads)]
+    colours = ["#E69F00" if selected == (l, h) else "white" for l, h in heads]
+    return dict(type="scatter", x=[cols[h * step + corner] for _, h in heads],
+                y=[rows[l * step + corner] for l, _ in heads], mode="markers", customdata=heads, name="heads",
+                marker=dict(size=9, symbol="square", color=colours, line=dict(color="#333", width=1)),
+                hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to open<extra></extra>",
+                showlegend=False)
+
+
+def _mosaic_layout(n_layers: int, n_heads: int, tile: int, selected: tuple[int, int] | None) -> dict:
+    step = tile + 1
+    middle = (tile - 1) / 2  # tick at each tile's centre; numbers on a category axis count categories
+    layout = dict(
+        height=int(min(1100, max(300, 60 + n_layers * (900 / max(n_heads, 1))))),
+        margin=dict(l=10, r=10, t=60, b=10),  # room for the head labels under the mode bar
+        plot_bgcolor="white",
+        clickmode="event+select",
+        dragmode=False,
+        xaxis=dict(type="category", tickmode="array", tickvals=[h * step + middle for h in range(n_heads)],
+                   ticktext=[f"head {h}" for h in range(n_heads)],
+                   side="top", showgrid=False, zeroline=False, range=[-1, n_heads * step - 1]),
+        yaxis=dict(type="category", tickmode="array", tickvals=[l * step + middle for l in range(n_layers)],
+                   ticktext=[f"layer {l}" for l in range(n_layers)],
+                   autorange="reversed", showgrid=False, zeroline=False, scaleanchor="x"),
+    )
+    if selected is not None:
+        layer, head = selected
+        layout["shapes"] = [dict(type="rect", x0=head * step - 0.5, x1=head * step + tile - 0.5,
+                                 y0=layer * step - 0.5, y1=layer * step + tile - 0.5,
+                                 line=dict(color="#E69F00", width=3))]
+    return layout
+
+
+def _grid_table(small: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
+    """The overview's data: a row per (layer, head, query), a column per key (or key block)."""
+    n_layers, n_heads, n_q, n_k = small.shape
+    index = pd.MultiIndex.from_product([range(n_layers), range(n_heads), list(names)], names=["layer", "head", "query"])
+    return pd.DataFrame(small.reshape(-1, n_k), index=index, columns=pd.Index(list(names), name="key"))
