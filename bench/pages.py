@@ -35,7 +35,8 @@ the app with this checkout's ``.venv``.
    to all its figures drawn with Streamlit idle; then until the page is quiet
    (the last Plotly draw: Streamlit 1.67 draws each new figure twice), with
    the websocket bytes received and the time of the last message, and the
-   main thread's long tasks (> 50 ms: decoding, React, Plotly). The same tour is then replayed by
+   main thread's time in long tasks (> 50 ms: decoding, React, Plotly) from
+   the click until quiet. The same tour is then replayed by
    a websocket client (as in ``bench/classroom.py``, no browser): the
    server's time to the first figure's message and to ``script_finished``,
    and the figures' JSON size.
@@ -200,7 +201,7 @@ ALL_DRAWN_JS = """([expected, nTokens]) => {
         if (!gd._fullData || !gd._fullData.length || gd._fullData[0]._input !== gd.data[0]) return false;
         if (!gd.querySelector('.main-svg')) return false;
     }
-    const head = document.querySelector('.st-key-att_head_fig .js-plotly-plot');
+    const head = document.querySelector('.st-key-fig_att_head .js-plotly-plot');
     if (!head || head._fullData[0].z.length !== nTokens) return false;
     window.__t1 = performance.now();
     return true;
@@ -287,7 +288,7 @@ def bench_browser(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[di
             page = context.new_page()
             errors = watch_errors(page)
             page.goto(f"http://127.0.0.1:{port}/attention?a=" + words_sentence(12, 998).replace(" ", "+"))
-            page.wait_for_selector(".st-key-att_head_fig .js-plotly-plot .main-svg", timeout=180_000)
+            page.wait_for_selector(".st-key-fig_att_head .js-plotly-plot .main-svg", timeout=180_000)
             page.wait_for_timeout(1500)
             n_plots = page.locator(".js-plotly-plot").count()
             box = page.get_by_role("textbox", name="Sentence A", exact=True)
@@ -422,12 +423,12 @@ def _click_page(page, name: str, expected: int) -> dict:
     painted = page.evaluate(TWO_FRAMES_JS)
     t0, first, done = page.evaluate("() => [window.__clicks[0], window.__first, window.__all]")
     last, kb = page.evaluate(WS_SPAN_JS, [t0, painted])
-    busy = page.evaluate(LONG_TASKS_JS, [t0, painted])
     _settle(page)
     if page.locator('[data-testid="stException"]').count():
         raise RuntimeError(f"exception box on the {name} page")
     figures = page.locator(".js-plotly-plot").count()
-    draws = page.evaluate("(t0) => window.__draws.filter(t => t >= t0)", t0)   # till the page was quiet
+    draws = page.evaluate("(t0) => (window.__draws || []).filter(t => t >= t0)", t0)   # till the page was quiet
+    busy = page.evaluate(LONG_TASKS_JS, [t0, max([painted, *draws])])
     return {"first_s": (first - t0) / 1000, "all_s": (done - t0) / 1000, "painted_s": (painted - t0) / 1000,
             "last_msg_s": (last - t0) / 1000, "kb": kb, "long_tasks_ms": busy, "figures": figures,
             "draws_per_figure": len(draws) / max(figures, 1),

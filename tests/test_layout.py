@@ -5,6 +5,7 @@ Read from the modules' own import statements (ast), so a lazy import inside a fu
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,13 @@ def test_package_imports_follow_the_layout(package):
     broken = {str(path.relative_to(ROOT)): sorted(imported(path) & FORBIDDEN[package]) for path in _modules(package)}
     broken = {path: names for path, names in broken.items() if names}
     assert not broken, f"{package} must not import {sorted(FORBIDDEN[package])}: {broken}"
+
+
+def test_viz_draws_with_drawing_libraries_only():
+    allowed = {"numpy", "pandas", "plotly", "_plotly_utils", "viz"}
+    for path in _modules("viz"):
+        outside = {name for name in imported(path) if name not in allowed and name not in sys.stdlib_module_names}
+        assert not outside, f"viz/{path.name} imports {sorted(outside)}: viz draws arrays; analysis computes"
 
 
 def test_pages_reach_models_only_through_services():

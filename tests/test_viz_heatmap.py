@@ -92,4 +92,5 @@ def test_axis_ticks_escape_and_thin():
     positions, texts = vh.axis_ticks(["<a>", "b"])
     assert positions == [0, 1] and texts == ["&lt;a&gt;", "b"]
     positions, _ = vh.axis_ticks([str(i) for i in range(200)])
-    assert len(positions) <= vh.MAX_TICKS and positions[1] == 4
+    assert len(positions) <= vh.MAX_TICKS and positions[1] == 7
+    assert len(vh.axis_ticks([str(i) for i in range(48)])[0]) == 48   # up to 48 tokens, every one is labelled

@@ -12,7 +12,7 @@ Modules:
   walkthrough one head's step heatmaps and tables, concat + W_O, sqrt(d_k), GELU, LayerNorm vs BatchNorm
 
 Rules: builders only draw. The numbers come from ``analysis``; viz imports numpy, pandas and
-plotly only (no torch, streamlit, services or analysis; tests/test_viz_imports.py checks).
+plotly only (no torch, streamlit, services or analysis; tests/test_layout.py checks).
 Figures are plain dicts wrapped by ``viz.common.figure`` (no go.* objects or update_* calls),
 checked by plotly's validation in tests/test_viz_figures_valid.py. Each builder's
 ``Chart.table`` holds exactly the data drawn, labelled as the axes are, so ``Chart.csv()`` is

@@ -25,6 +25,9 @@ DIVERGING = "RdBu_r"
 MASKED_COLOUR = "#bdbdbd"
 # Segment A / B colours (Okabe-Ito blue and orange).
 SEGMENT_COLOURS = ("#0072B2", "#E69F00")
+# Text drawn on every point (token strips) only up to this many points; beyond it the hover names each
+# one. Measuring hundreds of labels kept the browser busy for half a second (bench/README.md).
+MAX_POINT_LABELS = 48
 # Line and bar series colours (Okabe-Ito): distinguishable with the common colour-vision deficiencies.
 LINE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
@@ -66,6 +69,21 @@ def plot_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# The look of every figure, sent with it instead of plotly.py's default template (7 KB a figure) and
+# instead of Streamlit's chart theme, which the browser merges into each figure on every draw: with
+# it, the main thread spent ~40 % longer per page switch (bench/README.md). Dark text at 13 px stays
+# readable on a projector; the font is the one Streamlit's page already loads.
+_AXIS = {"gridcolor": "#e6e9ef", "linecolor": "#c9ccd3", "zerolinecolor": "#c9ccd3", "automargin": True,
+         "title": {"standoff": 8}}
+TEMPLATE = {"layout": {
+    "font": {"family": '"Source Sans", "Source Sans Pro", sans-serif', "size": 13, "color": "#31333f"},
+    "paper_bgcolor": "white", "plot_bgcolor": "white", "colorway": list(LINE_COLOURS),
+    "xaxis": _AXIS, "yaxis": _AXIS, "hoverlabel": {"font": {"size": 14}},
+    "title": {"font": {"size": 16}, "x": 0.0, "xanchor": "left"},
+    "legend": {"font": {"size": 13}},
+}}
+
+
 def figure(data: Sequence[dict], layout: dict) -> go.Figure:
     """A plotly figure from plain trace and layout dicts, wrapped without plotly's checks.
 
@@ -77,6 +95,7 @@ def figure(data: Sequence[dict], layout: dict) -> go.Figure:
     nested dicts (``title=dict(text=...)``), not plotly's ``title_text``
     shorthand, and spell colour scales out with ``colorscale``.
     """
+    layout = {"template": TEMPLATE, **layout}
     return go.Figure({"data": list(data), "layout": layout}, _validate=False)
 
 

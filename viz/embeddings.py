@@ -11,8 +11,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from viz.common import (DIVERGING, LINE_COLOURS, SEGMENT_COLOURS, SEQUENTIAL, Chart, check_matrix, colorscale,
-                        figure, layout_axis, matrix_table, plot_text, subplot_axes, subplots_layout, token_labels)
+from viz.common import (DIVERGING, LINE_COLOURS, MAX_POINT_LABELS, SEGMENT_COLOURS, SEQUENTIAL, Chart, check_matrix,
+                        colorscale, figure, layout_axis, matrix_table, plot_text, subplot_axes, subplots_layout,
+                        token_labels)
 
 
 def _check_parts(tokens: Sequence[str], parts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -143,11 +144,12 @@ def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int], Sequ
             where = [i for i, s in enumerate(segment_ids) if int(s) == seg]
             colour = SEGMENT_COLOURS[seg % len(SEGMENT_COLOURS)]
             data.append(dict(
-                type="scatter", x=where, y=[y] * len(where), mode="markers+text", name=f"segment {seg}",
+                type="scatter", x=where, y=[y] * len(where), name=f"segment {seg}",
+                mode="markers+text" if len(tokens) <= MAX_POINT_LABELS else "markers",   # long: tokens on hover
                 legendgroup=f"segment {seg}", showlegend=seg not in shown_segments,
                 marker=dict(symbol=["diamond" if special[i] else "square" for i in where], size=26, color=colour,
                             opacity=0.35),
-                text=[plot_text(tokens[i]) for i in where], textposition="middle center",
+                text=[plot_text(tokens[i]) for i in where], textposition="middle center", textfont=dict(size=12),
                 customdata=[plot_text(f"{i:02d} {tokens[i]}") for i in where],
                 hovertemplate=f"%{{customdata}}<br>segment id {seg}<br>position id %{{x}}<extra>{row_title}</extra>",
             ))

@@ -12,17 +12,21 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from viz.common import (MASKED_COLOUR, SEGMENT_COLOURS, SEQUENTIAL, Chart, check_matrix, figure, matrix_table,
-                        plot_text, token_labels)
+from viz.common import (MASKED_COLOUR, MAX_POINT_LABELS, SEGMENT_COLOURS, SEQUENTIAL, Chart, check_matrix, figure,
+                        matrix_table, plot_text, token_labels)
 from viz.common import colorscale as as_colorscale  # heatmap_spec has an argument named colorscale
 
-# At most this many tick labels on an axis; longer inputs label every k-th token.
-MAX_TICKS = 64
+# Inputs longer than MAX_POINT_LABELS get at most this many tick labels an axis (every k-th token).
+MAX_TICKS = 32
 
 
 def axis_ticks(labels: Sequence[str]) -> tuple[list[int], list[str]]:
-    """Tick positions and (escaped) texts: every label, or every k-th one for long inputs."""
-    step = max(1, math.ceil(len(labels) / MAX_TICKS))
+    """Tick positions and (escaped) texts: every label up to ``MAX_POINT_LABELS``, else every k-th one.
+
+    Beyond that the labels would not be readable anyway, and measuring them is most of the browser's
+    time to draw a long input's heatmap (bench/README.md); the hover still names every token.
+    """
+    step = 1 if len(labels) <= MAX_POINT_LABELS else math.ceil(len(labels) / MAX_TICKS)
     positions = list(range(0, len(labels), step))
     return positions, [plot_text(labels[i]) for i in positions]
 

@@ -10,7 +10,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from viz.common import LINE_COLOURS, Chart, figure, layout_axis, plot_text, subplot_axes, subplots_layout, token_labels
+from viz.common import (LINE_COLOURS, MAX_POINT_LABELS, Chart, figure, layout_axis, plot_text, subplot_axes,
+                        subplots_layout, token_labels)
 
 # What happened to each position in the masking procedure, and its colour (Okabe-Ito).
 ACTION_COLOURS = {
@@ -76,7 +77,8 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
             continue
         for y, row_tokens, row in ((1.0, tokens, "sentence"), (0.0, input_tokens, "model input")):
             data.append(dict(
-                type="scatter", x=where, y=[y] * len(where), mode="markers+text", name=action, legendgroup=action,
+                type="scatter", x=where, y=[y] * len(where), name=action, legendgroup=action,
+                mode="markers+text" if len(tokens) <= MAX_POINT_LABELS else "markers",   # long: tokens on hover
                 showlegend=row == "sentence",
                 marker={"symbol": "square", "size": 30, "color": colour, "opacity": 0.45,
                         "line": {"color": "#555555", "width": 1}},
