@@ -269,22 +269,35 @@ def watch_errors(page) -> list[str]:
 # 2. browser: submit -> all figures drawn on the Attention page
 # ---------------------------------------------------------------------------
 
+def app_server(root: Path, port: int, log_name: str) -> AppServer:
+    """The app of ``root`` served as ``make run`` serves it, on ``port`` (0: a free one), logging to the temp folder."""
+    port = port or free_port()
+    return AppServer(root=root, port=port, log_path=Path(tempfile.gettempdir()) / f"{log_name}_{port}.log")
+
+
+def watched_context(browser, *init_scripts: str):
+    """A 1400x1000 browser context that only reaches 127.0.0.1, with ``init_scripts`` installed: (context, blocked)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    blocked: list[str] = []
+    local_only(context, blocked=blocked)
+    for script in init_scripts:
+        context.add_init_script(script)
+    return context, blocked
+
+
 def bench_browser(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     sizes = {"12 words": lambda salt: words_sentence(12, salt),
              "128 tokens": lambda salt: tokens_sentence(tokenizer, 128, salt),
              "512 tokens": lambda salt: tokens_sentence(tokenizer, 512, salt)}
-    port = port or free_port()
-    server = AppServer(root=root, port=port, log_path=Path(tempfile.gettempdir()) / f"pages_streamlit_{port}.log")
+    server = app_server(root, port, "pages_streamlit")
+    port = server.port
     rows = []
     with server:
         with sync_playwright() as p:
             browser = launch(p)
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            blocked: list[str] = []
-            local_only(context, blocked=blocked)
-            context.add_init_script(WS_LOG_JS)
+            context, blocked = watched_context(browser, WS_LOG_JS)
             page = context.new_page()
             errors = watch_errors(page)
             page.goto(f"http://127.0.0.1:{port}/attention?a=" + words_sentence(12, 998).replace(" ", "+"))
@@ -441,19 +454,14 @@ def bench_switch(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[dic
 
     texts = {"12 words": words_sentence(12, 400), "128 tokens": tokens_sentence(tokenizer, 128, 400)}
     names = list(NAV_TITLES)
-    port = port or free_port()
-    server = AppServer(root=root, port=port, log_path=Path(tempfile.gettempdir()) / f"pages_switch_{port}.log")
+    server = app_server(root, port, "pages_switch")
+    port = server.port
     rows = []
     with server:
         with sync_playwright() as p:
             browser = launch(p)
             for size, text in texts.items():
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                blocked: list[str] = []
-                local_only(context, blocked=blocked)
-                context.add_init_script(WS_LOG_JS)
-                context.add_init_script(CLICK_LOG_JS)
-                context.add_init_script(DRAW_LOG_JS)
+                context, blocked = watched_context(browser, WS_LOG_JS, CLICK_LOG_JS, DRAW_LOG_JS)
                 page = context.new_page()
                 errors = watch_errors(page)
                 # Cold: the first page from a link, every other one by a click (the caches fill).
