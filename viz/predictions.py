@@ -12,6 +12,7 @@ import pandas as pd
 
 from viz.common import (LINE_COLOURS, MAX_POINT_LABELS, Chart, figure, layout_axis, plot_text, subplot_axes,
                         subplots_layout, token_labels)
+from viz.heatmap import axis_ticks
 
 # What happened to each position in the masking procedure, and its colour (Okabe-Ito).
 ACTION_COLOURS = {
@@ -86,12 +87,13 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
                 customdata=[labels[i] for i in where],
                 hovertemplate=f"%{{customdata}}<br>{row}: %{{text}}<br>{action}<extra></extra>",
             ))
+    tick_positions, tick_texts = axis_ticks(token_labels(raw_tokens))    # every token, or every k-th of a long input
     layout = dict(
         title=dict(text="BERT masking: chosen positions and what the model sees"), height=260,
         legend={"orientation": "h", "y": -0.35},
         yaxis=dict(tickvals=[1.0, 0.0], ticktext=["sentence", "model input"], range=[-0.6, 1.6], showgrid=False),
-        xaxis=dict(title=dict(text="pos"), range=[-0.7, len(tokens) - 0.3], tickvals=list(range(len(tokens))),
-                   ticktext=labels),
+        xaxis=dict(title=dict(text="pos"), range=[-0.7, len(tokens) - 0.3], tickvals=tick_positions,
+                   ticktext=tick_texts),
     )
     table = pd.DataFrame({"token": list(raw_tokens), "model input": list(raw_inputs), "what happened": list(actions)},
                          index=pd.Index(token_labels(raw_tokens), name="pos"))
