@@ -135,6 +135,10 @@ st.markdown(
     "(teacher forcing). Under the bidirectional mask every token sees the new word, so the rows change."
 )
 extra = state.url_widget(st.text_input, "mk_append", "Word to append", key="mask_append")
+# The verdicts are always shown; the four figures behind them on request: with them the page drew
+# 11 figures, and a page switch waited for all of them (bench/README.md, page switches).
+draw = state.url_widget(st.checkbox, "mk_prefix", "Draw the rows that changed (two figures per model)",
+                        key="mask_prefix")
 if not extra.strip():
     st.warning("Type a word to append (for example 'today') to run the experiment.")
 else:
@@ -153,6 +157,8 @@ else:
             message = (f"{fam.capitalize()} ({kind}): {unchanged} of {result.shared} earlier rows are identical "
                        f"within {TOLERANCE:g} in every layer and head (largest change {result.max_change:.1e}).")
             (st.success if unchanged == result.shared else st.warning)(message)
+            if not draw:
+                continue
             ui.show_figure(
                 masks.prefix_figure(result.after, result.tokens_after, result.row_change, TOLERANCE,
                                     title=f"{fam} with the word appended (layer {result.layer}, head {result.head})"),

@@ -68,6 +68,7 @@ PARAMS: dict[str, Param] = {
     "mk_row": Param(None, "batch row shown step by step (the padded one)"),
     "mk_align": Param(True, "line up words only in BERT vs GPT"),
     "mk_append": Param("today", "word appended in the prefix experiment"),
+    "mk_prefix": Param(False, "draw the prefix experiment's figures"),
     # Positional encoding
     "pe_d": Param(64, "d_model of the sinusoidal table"),
     "pe_n": Param(100, "positions of the sinusoidal table"),

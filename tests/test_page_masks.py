@@ -53,7 +53,7 @@ def test_decoder_mask_is_causal_and_padded():
 
 
 def test_url_state_round_trips():
-    params = dict(layer="1", head="2", mk_row="0", model="decoder", mk_append="tomorrow", mk_align="0")
+    params = dict(layer="1", head="2", mk_row="0", model="decoder", mk_append="tomorrow", mk_align="0", mk_prefix="1")
     at = run_app(PAGE, a="the cat sat on the mat", **params, **TINY)
     assert_clean(at)
     assert at.selectbox(key="mask_layer").value == 1 and at.selectbox(key="mask_head").value == 2
@@ -62,7 +62,7 @@ def test_url_state_round_trips():
     assert {k: at.query_params[k] for k in params} == params
     assert "tomorrow" in " ".join(chart(at, "mask_prefix_decoder")["layout"]["xaxis"]["ticktext"])
     old = run_app(PAGE, a="the cat sat on the mat", layer="1", head="2", row="0", model="decoder",
-                  append="tomorrow", align="0", **TINY)       # a link from before the naming scheme
+                  append="tomorrow", align="0", mk_prefix="1", **TINY)       # a link from before the naming scheme
     assert charts(old) == charts(at)
     assert {k: old.query_params[k] for k in params} == params
 
@@ -86,6 +86,17 @@ def test_controls_change_what_is_drawn():
     assert_clean(at)
 
 
+def test_prefix_figures_are_drawn_on_request_and_the_verdicts_always():
+    at = run_app(PAGE, a="the cat sat on the mat", **TINY)
+    assert_clean(at)
+    assert "Decoder (causal): 6 of 6 earlier rows are identical" in texts(at.success)
+    assert not [key for key in charts(at) if "prefix" in key]
+    at.checkbox(key="mask_prefix").check().run()
+    assert {"fig_mask_prefix_encoder", "fig_mask_prefix_decoder", "fig_mask_prefix_bars_encoder",
+            "fig_mask_prefix_bars_decoder"} <= set(charts(at))
+    assert at.query_params["mk_prefix"] == "1"
+
+
 def test_same_length_sentences_say_there_is_no_padding():
     at = run_app(PAGE, a="the cat sat", b="a dog ran", **TINY)
     assert_clean(at)
@@ -101,7 +112,7 @@ def test_prefix_experiment_numbers():
 
 def test_missing_decoder_keeps_the_encoder_views(monkeypatch):
     without_bundled_decoder(monkeypatch)
-    at = run_app(PAGE, a="the cat sat on the mat", enc=state.TINY)
+    at = run_app(PAGE, a="the cat sat on the mat", enc=state.TINY, mk_prefix="1")
     assert not at.exception
     assert "bundled decoder is not available" in texts(at.info)
     keys = " ".join(charts(at))
