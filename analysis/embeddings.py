@@ -90,11 +90,8 @@ class SwapComparison:
     cosine: np.ndarray                   # float32 [layer, pos of (A, B)]; pos 0 is [CLS], what a classifier reads
 
 
-def swap_comparison(model: Any, sentence_a: str, sentence_b: str) -> SwapComparison:
-    """Run (A, B) and (B, A) as pairs and compare each token with itself in the other order, at every depth."""
-    check_text(sentence_a)
-    check_text(sentence_b, "sentence B")
-    first, second = layer_vectors(model, sentence_a, sentence_b), layer_vectors(model, sentence_b, sentence_a)
+def swap_comparison(first: LayerVectors, second: LayerVectors) -> SwapComparison:
+    """Compare the runs of the pairs (A, B) (``first``) and (B, A) (``second``) token by token, at every depth."""
     if first.truncated or second.truncated:
         raise InputError("The two sentences together are longer than the model can read; shorten them to compare orders.")
     n_a = first.segments.count(0) - 2            # tokens of A, without [CLS] and its [SEP]

@@ -12,7 +12,7 @@ import torch
 import model_core
 from model_core import InputError
 
-from .common import check_text, encode, run
+from .common import check_layer_head, check_text, encode, run
 
 MAX_MASKS = 8  # predictions shown for at most this many blanks (each is its own panel)
 
@@ -38,8 +38,6 @@ def _top(probs: torch.Tensor, tokenizer: Any, top_k: int) -> Guesses:
 
 def heads_off_mask(model: Any, heads_off: Sequence[tuple[int, int]]) -> torch.Tensor | None:
     """The [layer, head] head mask with 0 at every (layer, head) of ``heads_off`` (None when empty)."""
-    from .common import check_layer_head
-
     if not heads_off:
         return None
     cfg = model.config

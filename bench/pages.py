@@ -74,7 +74,7 @@ import urllib.parse
 from pathlib import Path
 
 from bench.classroom import Session
-from services.server import AppServer, free_port, launch_chromium
+from services.server import AppServer, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["attention", "masks", "positional", "embeddings", "predictions", "walkthrough"]
@@ -269,10 +269,17 @@ def watch_errors(page) -> list[str]:
 # 2. browser: submit -> all figures drawn on the Attention page
 # ---------------------------------------------------------------------------
 
-def app_server(root: Path, port: int, log_name: str) -> AppServer:
-    """The app of ``root`` served as ``make run`` serves it, on ``port`` (0: a free one), logging to the temp folder."""
-    port = port or free_port()
-    return AppServer(root=root, port=port, log_path=Path(tempfile.gettempdir()) / f"{log_name}_{port}.log")
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium through Playwright, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def watched_context(browser, *init_scripts: str):
@@ -286,17 +293,14 @@ def watched_context(browser, *init_scripts: str):
 
 
 def bench_browser(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[dict]:
-    from playwright.sync_api import sync_playwright
-
     sizes = {"12 words": lambda salt: words_sentence(12, salt),
              "128 tokens": lambda salt: tokens_sentence(tokenizer, 128, salt),
              "512 tokens": lambda salt: tokens_sentence(tokenizer, 512, salt)}
-    server = app_server(root, port, "pages_streamlit")
+    server = AppServer(root=root, port=port)
     port = server.port
     rows = []
     with server:
-        with sync_playwright() as p:
-            browser = launch(p)
+        with chromium() as browser:
             context, blocked = watched_context(browser, WS_LOG_JS)
             page = context.new_page()
             errors = watch_errors(page)
@@ -331,7 +335,6 @@ def bench_browser(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[di
             if blocked or errors:
                 print(f"  note: {len(blocked)} non-local requests blocked {sorted(set(blocked))[:3]}, "
                       f"{len(errors)} console errors {errors[:3]}", flush=True)
-            browser.close()
         # The same submits without a browser (a websocket client, as in classroom.py): the server's share alone.
         for row, (size, make) in zip(rows, sizes.items()):
             row["ws_s"] = median(asyncio.run(_server_only(port, [make(300 + rep) for rep in range(reps)])))
@@ -450,16 +453,13 @@ def _click_page(page, name: str, expected: int) -> dict:
 
 def bench_switch(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[dict]:
     """Per page and sentence: a cold visit, then ``reps`` warm clicks from the previous page of the tour."""
-    from playwright.sync_api import sync_playwright
-
     texts = {"12 words": words_sentence(12, 400), "128 tokens": tokens_sentence(tokenizer, 128, 400)}
     names = list(NAV_TITLES)
-    server = app_server(root, port, "pages_switch")
+    server = AppServer(root=root, port=port)
     port = server.port
     rows = []
     with server:
-        with sync_playwright() as p:
-            browser = launch(p)
+        with chromium() as browser:
             for size, text in texts.items():
                 context, blocked = watched_context(browser, WS_LOG_JS, CLICK_LOG_JS, DRAW_LOG_JS)
                 page = context.new_page()
@@ -501,7 +501,6 @@ def bench_switch(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[dic
                           f"{row['kb']:.0f} KB, long tasks {row['long_tasks_ms']:.0f} ms ({row['figures']} figures; cold "
                           f"{row['cold_first_s']:.2f} s; runs {', '.join(f'{t:.2f}' for t in row['first_all'])})",
                           flush=True)
-            browser.close()
         # The same tour without a browser (a websocket client, as in classroom.py): the server's share alone.
         for size, text in texts.items():
             by_page = asyncio.run(_switch_server_only(port, text, names, reps))

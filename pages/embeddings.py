@@ -181,8 +181,7 @@ st.markdown(
 if not view.has_pair:
     st.info("Type a second sentence into sentence B in the sidebar that uses one of the words of sentence A.")
     st.stop()
-family = ui.family_radio(key="w_em_fam", labels={f: f"{f} ({ui.escape_markdown(view.model(f))})"
-                                                 for f in state.FAMILIES})
+family = ui.family_radio(key="w_em_fam", labels=ui.model_labels(view))
 first = ui.compute(cached.layer_vectors, family, view.model(family), view.sentence_a, stop=True)
 second = ui.compute(cached.layer_vectors, family, view.model(family), view.sentence_b, stop=True)
 common, default_word = analysis.shared_words(first.tokens, second.tokens)

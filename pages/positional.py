@@ -90,9 +90,11 @@ st.markdown(
 tables, titles = {}, {}
 for family in state.FAMILIES:
     info = ui.compute(models.model_info, family, view.model(family), kind="info")
-    table_of = info and ui.compute(cached.position_embeddings, family, view.model(family), kind="info")
-    if table_of is not None:
-        tables[family], titles[family] = table_of, f"{family}: {info.name}"
+    if info is None:
+        continue
+    learned_table = ui.compute(cached.position_embeddings, family, view.model(family), kind="info")
+    if learned_table is not None:
+        tables[family], titles[family] = learned_table, f"{family}: {info.name}"
 if tables:
     width = next(iter(tables.values())).shape[1]
     longest = max(t.shape[0] for t in tables.values())

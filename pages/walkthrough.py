@@ -52,8 +52,7 @@ def heatmap(matrix: np.ndarray, title: str, key: str, labels: list, allowed: np.
 
 
 # ---------------------------------------------------------------- choose the head
-family = ui.family_radio(key="w_wt_fam", labels={f: f"{f} ({ui.escape_markdown(view.model(f))})"
-                                                 for f in state.FAMILIES})
+family = ui.family_radio(key="w_wt_fam", labels=ui.model_labels(view))
 steps = None
 info = ui.compute(models.model_info, family, view.model(family), kind="info")
 if info is not None and not view.has_text:

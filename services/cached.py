@@ -66,11 +66,9 @@ def similarity(table: np.ndarray, cosine: bool) -> np.ndarray:
 @st.cache_data(max_entries=16, show_spinner=False)
 def tokens_of(family: str, model_id: str, text: str) -> list[str]:
     """The tokens the model reads for ``text`` (special tokens included, cut at its limit)."""
-    import model_core
-
     with user_errors():
         analysis.check_text(text)
-        return list(model_core.encode(load(family, model_id), [text]).tokens[0])
+        return list(analysis.common.encode(load(family, model_id), [text]).tokens[0])
 
 
 @st.cache_data(max_entries=12, show_spinner=False)
@@ -89,9 +87,11 @@ def layer_vectors(family: str, model_id: str, sentence_a: str, sentence_b: str =
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def swap_comparison(model_id: str, sentence_a: str, sentence_b: str) -> analysis.SwapComparison:
-    """analysis.swap_comparison of the encoder ``model_id``."""
+    """analysis.swap_comparison of (A, B) and (B, A), both runs through the layer_vectors cache."""
     with user_errors():
-        return analysis.swap_comparison(load("encoder", model_id), sentence_a, sentence_b)
+        analysis.check_text(sentence_b, "sentence B")
+        return analysis.swap_comparison(layer_vectors("encoder", model_id, sentence_a, sentence_b),
+                                        layer_vectors("encoder", model_id, sentence_b, sentence_a))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -16,7 +16,7 @@ import streamlit as st
 import analysis
 
 from .models import ModelInfo, Problem, model_info
-from .state import View, url_widget
+from .state import FAMILIES, View, url_widget
 
 T = TypeVar("T")
 
@@ -62,6 +62,11 @@ def family_radio(key: str, labels: Mapping[str, str] = FAMILY_LABELS, label: str
     """The encoder/decoder choice, shared by every page through the URL (``model``)."""
     return url_widget(st.radio, "model", label, options=list(labels), format_func=labels.get, horizontal=True,
                       key=key)
+
+
+def model_labels(view: View) -> dict[str, str]:
+    """Radio labels naming each family's chosen model: {"encoder": "encoder (bundled)", ...}."""
+    return {family: f"{family} ({escape_markdown(view.model(family))})" for family in FAMILIES}
 
 
 def layer_head(info: ModelInfo, key: str, columns: Sequence[Any] | None = None) -> tuple[int, int]:

@@ -69,7 +69,8 @@ def test_embedding_parts_add_up(tiny_encoder):
 def test_layer_vectors_and_the_swap(tiny_encoder, tiny_decoder):
     vectors = analysis.layer_vectors(tiny_decoder, "the cat", "ignored by a decoder")
     assert vectors.vectors.shape == (4, 2, 32) and vectors.layers[-1] == "after block 1"
-    swap = analysis.swap_comparison(tiny_encoder, "the cat", "a dog barks")
+    swap = analysis.swap_comparison(analysis.layer_vectors(tiny_encoder, "the cat", "a dog barks"),
+                                    analysis.layer_vectors(tiny_encoder, "a dog barks", "the cat"))
     assert swap.cosine.shape == (4, 9)
     np.testing.assert_allclose(swap.cosine[0], 1.0, atol=1e-6)   # the token embedding ignores the order
     assert swap.tokens_swapped[:3] == ("[CLS]", "a", "dog") and swap.tokens[:3] == ("[CLS]", "the", "cat")
