@@ -29,7 +29,7 @@ class ModelConfig:
     d_mlp: int               # hidden width of the feed-forward network
     ln_eps: float            # LayerNorm epsilon, read from the checkpoint (BERT 1e-12, GPT-2 1e-5)
     act: str                 # feed-forward activation: "gelu" (exact erf), "gelu_tanh" or "relu"
-    pos_kind: str = "learned"  # "learned" position embeddings, or the fixed "sinusoidal" table
+    pos_kind: str = "learned"  # "learned" embeddings, the fixed "sinusoidal" table, or Marian's "sinusoidal_halves"
     pad_token_id: int = 0    # id the tokenizer pads with
 
     @property
@@ -41,7 +41,7 @@ class ModelConfig:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if self.act not in ("gelu", "gelu_tanh", "relu"):
             raise ValueError(f"unknown activation {self.act!r}")
-        if self.pos_kind not in ("learned", "sinusoidal"):
+        if self.pos_kind not in ("learned", "sinusoidal", "sinusoidal_halves"):
             raise ValueError(f"unknown position kind {self.pos_kind!r}")
 
 
@@ -104,30 +104,38 @@ class TransformerModel(nn.Module, abc.ABC):
         """The family's forward on checked inputs -> (logits [batch, pos, vocab] or None, last hidden [batch, pos, d_model])."""
 
     def _check(self, input_ids, attention_mask, head_mask):
-        if input_ids.dim() == 1:
-            input_ids = input_ids[None]
-        if input_ids.dim() != 2:
-            raise InputError(f"input_ids must be [batch, pos], got shape {tuple(input_ids.shape)}.")
-        batch, n_pos = input_ids.shape
-        if n_pos == 0:
-            raise InputError("There is nothing to run: the input has no tokens. Type a sentence first.")
-        if n_pos > self.config.n_positions:
-            raise InputError(
-                f"The input has {n_pos} tokens, but this model has only {self.config.n_positions} positions. "
-                f"The app keeps the first {self.config.n_positions} tokens; shorten the text to see all of it."
-            )
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        elif attention_mask.dim() == 1:
-            attention_mask = attention_mask[None]
-        if tuple(attention_mask.shape) != (batch, n_pos):
-            raise InputError(
-                f"The attention mask has shape {tuple(attention_mask.shape)}, while the input ids have "
-                f"shape {(batch, n_pos)}; they must match."
-            )
-        if head_mask is not None and tuple(head_mask.shape) != (self.config.n_layers, self.config.n_heads):
-            raise InputError(
-                f"The head mask has shape {tuple(head_mask.shape)}, while this model has "
-                f"{self.config.n_layers} layers x {self.config.n_heads} heads."
-            )
-        return input_ids, attention_mask, head_mask
+        return check_inputs(self.config, input_ids, attention_mask, head_mask)
+
+
+def check_inputs(config: ModelConfig, input_ids, attention_mask, head_mask, side: str = "input"):
+    """Shapes and lengths a forward pass accepts -> (input_ids, attention_mask, head_mask), batched.
+
+    ``side`` names the sequence in the messages ("input", or "target" for a decoder's own inputs).
+    """
+    if input_ids.dim() == 1:
+        input_ids = input_ids[None]
+    if input_ids.dim() != 2:
+        raise InputError(f"The {side} ids must be [batch, pos], got shape {tuple(input_ids.shape)}.")
+    batch, n_pos = input_ids.shape
+    if n_pos == 0:
+        raise InputError(f"There is nothing to run: the {side} has no tokens. Type a sentence first.")
+    if n_pos > config.n_positions:
+        raise InputError(
+            f"The {side} has {n_pos} tokens, but this model has only {config.n_positions} positions. "
+            f"The app keeps the first {config.n_positions} tokens; shorten the text to see all of it."
+        )
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    elif attention_mask.dim() == 1:
+        attention_mask = attention_mask[None]
+    if tuple(attention_mask.shape) != (batch, n_pos):
+        raise InputError(
+            f"The attention mask has shape {tuple(attention_mask.shape)}, while the {side} ids have "
+            f"shape {(batch, n_pos)}; they must match."
+        )
+    if head_mask is not None and tuple(head_mask.shape) != (config.n_layers, config.n_heads):
+        raise InputError(
+            f"The head mask has shape {tuple(head_mask.shape)}, while this model has "
+            f"{config.n_layers} layers x {config.n_heads} heads."
+        )
+    return input_ids, attention_mask, head_mask

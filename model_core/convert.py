@@ -12,6 +12,7 @@ from .base import ModelUnavailable
 from .decoder import Decoder, DecoderConfig
 from .encoder import Encoder, EncoderConfig
 from .layers import HF_ACTIVATIONS
+from .seq2seq import Seq2Seq, Seq2SeqConfig
 
 
 def _activation(name: str) -> str:
@@ -58,6 +59,39 @@ def decoder_config_from_hf(hf) -> DecoderConfig:
         act=_activation(get("activation_function")),
         pad_token_id=get("pad_token_id") or 0,
         bos_token_id=get("attention_explorer_bos_token_id"),
+    )
+
+
+def seq2seq_config_from_hf(hf) -> Seq2SeqConfig:
+    """A transformers MarianConfig (or its dict) -> Seq2SeqConfig; refuses what this core does not implement."""
+    get = hf.get if isinstance(hf, dict) else lambda k, d=None: getattr(hf, k, d)
+    if get("encoder_attention_heads") != get("decoder_attention_heads") or get("encoder_ffn_dim") != get("decoder_ffn_dim"):
+        raise ModelUnavailable("This Marian checkpoint has different encoder and decoder widths; it is not supported.")
+    if get("normalize_before", False) or get("add_final_layer_norm", False):
+        raise ModelUnavailable("This Marian checkpoint normalises before each sublayer (pre-LN); only post-LN is supported.")
+    d_model = get("d_model")
+    vocab = get("vocab_size")
+    target_vocab = get("decoder_vocab_size") or vocab
+    shared = bool(get("share_encoder_decoder_embeddings", True))
+    if shared and target_vocab != vocab:
+        raise ModelUnavailable("This Marian checkpoint shares embeddings across vocabularies of different sizes.")
+    return Seq2SeqConfig(
+        vocab_size=vocab,
+        n_positions=get("max_position_embeddings"),
+        d_model=d_model,
+        n_layers=get("encoder_layers"),
+        n_heads=get("encoder_attention_heads"),
+        d_mlp=get("encoder_ffn_dim"),
+        ln_eps=1e-5,                         # Marian's LayerNorms use torch's default epsilon
+        act=_activation(get("activation_function")),
+        pos_kind="sinusoidal_halves",
+        pad_token_id=get("pad_token_id") or 0,
+        n_decoder_layers=get("decoder_layers"),
+        target_vocab_size=0 if target_vocab == vocab else target_vocab,
+        shared_embeddings=shared,
+        embed_scale=float(d_model) ** 0.5 if get("scale_embedding", False) else 1.0,
+        decoder_start_token_id=get("decoder_start_token_id"),
+        eos_token_id=get("eos_token_id"),
     )
 
 
@@ -198,6 +232,78 @@ def gpt2_state_to_ours(sd: dict, cfg: DecoderConfig) -> dict:
     return out
 
 
+def marian_state_to_ours(sd: dict, cfg: Seq2SeqConfig) -> dict:
+    """MarianMTModel state dict -> Seq2Seq state dict.
+
+    The token tables (`model.shared`, each stack's `embed_tokens`, `lm_head`) are one tensor in a
+    shared-embedding checkpoint: whichever copies are present must be equal (checked, not trusted).
+    The sinusoidal position tables are taken from the checkpoint when it stores them.
+    """
+    D, F, V, VT, P = cfg.d_model, cfg.d_mlp, cfg.vocab_size, cfg.target_vocab, cfg.n_positions
+    expected = {"final_logits_bias": (1, VT)}
+    for side, n_layers in (("encoder", cfg.n_layers), ("decoder", cfg.n_decoder_layers)):
+        attentions = ("self_attn", "encoder_attn") if side == "decoder" else ("self_attn",)
+        for i in range(n_layers):
+            p = f"model.{side}.layers.{i}."
+            for att in attentions:
+                for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                    expected[p + f"{att}.{proj}.weight"] = (D, D)
+                    expected[p + f"{att}.{proj}.bias"] = (D,)
+                expected[p + f"{att}_layer_norm.weight"] = (D,)
+                expected[p + f"{att}_layer_norm.bias"] = (D,)
+            expected.update({p + "fc1.weight": (F, D), p + "fc1.bias": (F,), p + "fc2.weight": (D, F),
+                             p + "fc2.bias": (D,), p + "final_layer_norm.weight": (D,), p + "final_layer_norm.bias": (D,)})
+    tables = {"model.shared.weight": (V, D), "model.encoder.embed_tokens.weight": (V, D),
+              "model.decoder.embed_tokens.weight": (VT, D), "lm_head.weight": (VT, D)}
+    positions = {"model.encoder.embed_positions.weight": (P, D), "model.decoder.embed_positions.weight": (P, D)}
+    optional = {k: v for k, v in {**tables, **positions}.items() if k in sd}
+    _take(sd, {**expected, **optional}, set(), "Marian")
+    source = sd.get("model.encoder.embed_tokens.weight", sd.get("model.shared.weight"))
+    target = sd.get("model.decoder.embed_tokens.weight", sd.get("model.shared.weight") if cfg.shared_embeddings else None)
+    if source is None or target is None:
+        raise ModelUnavailable("The Marian weights have no token embedding table; the checkpoint is incomplete.")
+    copies = [sd[k] for k in tables if k in sd] if cfg.shared_embeddings else [target, sd.get("lm_head.weight", target)]
+    if any(not torch.equal(t, copies[0]) for t in copies):
+        raise ModelUnavailable("This Marian checkpoint's token tables are not tied to one another; it is not supported.")
+
+    out = {"encoder.embed.tok.weight": source, "decoder.embed.tok.weight": target,
+           "final_logits_bias": sd["final_logits_bias"].reshape(VT)}
+    for side in ("encoder", "decoder"):
+        key = f"model.{side}.embed_positions.weight"
+        if key in sd:
+            out[f"{side}.embed.pos.weight"] = sd[key]
+    for side, n_layers in (("encoder", cfg.n_layers), ("decoder", cfg.n_decoder_layers)):
+        for i in range(n_layers):
+            p, o = f"model.{side}.layers.{i}.", f"{side}.blocks.{i}."
+            att = p + "self_attn."
+            out[o + "attn.qkv.weight"] = torch.cat([sd[att + f"{n}_proj.weight"] for n in "qkv"])
+            out[o + "attn.qkv.bias"] = torch.cat([sd[att + f"{n}_proj.bias"] for n in "qkv"])
+            pairs = {"attn.out": "self_attn.out_proj", "ln_1": "self_attn_layer_norm", "mlp.fc_in": "fc1",
+                     "mlp.fc_out": "fc2", "ln_2": "final_layer_norm"}
+            if side == "decoder":
+                cross = p + "encoder_attn."
+                out[o + "cross_attn.kv.weight"] = torch.cat([sd[cross + f"{n}_proj.weight"] for n in "kv"])
+                out[o + "cross_attn.kv.bias"] = torch.cat([sd[cross + f"{n}_proj.bias"] for n in "kv"])
+                pairs.update({"cross_attn.q": "encoder_attn.q_proj", "cross_attn.out": "encoder_attn.out_proj",
+                              "ln_cross": "encoder_attn_layer_norm"})
+            for ours, theirs in pairs.items():
+                out[o + ours + ".weight"] = sd[p + theirs + ".weight"]
+                out[o + ours + ".bias"] = sd[p + theirs + ".bias"]
+    return out
+
+
+def build_seq2seq(sd: dict, cfg: Seq2SeqConfig) -> Seq2Seq:
+    model = Seq2Seq(cfg)
+    ours = {k: v.float() for k, v in marian_state_to_ours(sd, cfg).items()}
+    # A tied table is one parameter with two names: both names get the same tensor.
+    # Position tables the checkpoint leaves out keep the formula's values.
+    missing, unexpected = model.load_state_dict(ours, strict=False)
+    allowed_missing = {f"{side}.embed.pos.weight" for side in ("encoder", "decoder")}
+    if unexpected or set(missing) - allowed_missing:
+        raise ModelUnavailable(f"Internal conversion error: missing {missing}, unexpected {unexpected}.")
+    return model.eval()
+
+
 def build_encoder(sd: dict, cfg: EncoderConfig, with_head: bool) -> Encoder:
     model = Encoder(cfg, with_head=with_head)
     model.load_state_dict({k: v.float() for k, v in bert_state_to_ours(sd, cfg, with_head).items()}, strict=True)
@@ -211,16 +317,19 @@ def build_decoder(sd: dict, cfg: DecoderConfig, with_head: bool) -> Decoder:
 
 
 def from_hf(hf_module, tokenizer=None):
-    """An eval() transformers BertModel, BertForMaskedLM, GPT2Model or GPT2LMHeadModel -> our model, same weights."""
+    """An eval() transformers BertModel, BertForMaskedLM, GPT2Model, GPT2LMHeadModel or MarianMTModel -> ours, same weights."""
     kind = type(hf_module).__name__
     sd = {k: v.detach() for k, v in hf_module.state_dict().items()}
     if kind in ("BertModel", "BertForMaskedLM"):
         model = build_encoder(sd, encoder_config_from_hf(hf_module.config), with_head=kind == "BertForMaskedLM")
     elif kind in ("GPT2Model", "GPT2LMHeadModel"):
         model = build_decoder(sd, decoder_config_from_hf(hf_module.config), with_head=kind == "GPT2LMHeadModel")
+    elif kind == "MarianMTModel":
+        model = build_seq2seq(sd, seq2seq_config_from_hf(hf_module.config))
     else:
         raise ModelUnavailable(
-            f"{kind} is not supported: Attention Explorer reads BertModel, BertForMaskedLM, GPT2Model and GPT2LMHeadModel."
+            f"{kind} is not supported: Attention Explorer reads BertModel, BertForMaskedLM, GPT2Model, "
+            "GPT2LMHeadModel and MarianMTModel."
         )
     model.tokenizer = tokenizer
     model.name = getattr(hf_module.config, "_name_or_path", "") or kind

@@ -25,9 +25,9 @@ class EncoderConfig(ModelConfig):
 class EncoderBlock(nn.Module):
     """One post-LN block: x = ln_1(x + attn(x)); x = ln_2(x + mlp(x))."""
 
-    def __init__(self, cfg: EncoderConfig, index: int):
+    def __init__(self, cfg: ModelConfig, index: int, prefix: str = ""):
         super().__init__()
-        self.name = f"blocks.{index}"
+        self.name = f"{prefix}blocks.{index}"            # the encoder-decoder's encoder uses "encoder."
         self.attn = SelfAttention(cfg.d_model, cfg.n_heads, f"{self.name}.attn")
         self.ln_1 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)     # after attention + residual
         self.mlp = FeedForward(cfg.d_model, cfg.d_mlp, cfg.act, f"{self.name}.mlp")

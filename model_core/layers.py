@@ -59,11 +59,22 @@ def sinusoidal_table(n_positions: int, d_model: int) -> np.ndarray:
     return table.astype(np.float32)
 
 
+def sinusoidal_halves(n_positions: int, d_model: int) -> np.ndarray:
+    """The same sines and cosines with the columns regrouped as Marian stores them: every sin column
+    first (PE[:, 0::2]), then every cos column (PE[:, 1::2]). A fixed permutation of the dimensions,
+    so dot products between positions are those of the paper's table."""
+    table = sinusoidal_table(n_positions, d_model)
+    return np.concatenate([table[:, 0::2], table[:, 1::2]], axis=1)
+
+
+POSITION_TABLES = {"sinusoidal": sinusoidal_table, "sinusoidal_halves": sinusoidal_halves}
+
+
 def position_embedding(n_positions: int, d_model: int, kind: str) -> nn.Embedding:
-    """A learned [n_positions, d_model] table, or the fixed sinusoidal one held as a frozen embedding."""
+    """A learned [n_positions, d_model] table, or a fixed sinusoidal one held as a frozen embedding."""
     table = nn.Embedding(n_positions, d_model)
-    if kind == "sinusoidal":
-        table.weight.data.copy_(torch.from_numpy(sinusoidal_table(n_positions, d_model)))
+    if kind in POSITION_TABLES:
+        table.weight.data.copy_(torch.from_numpy(POSITION_TABLES[kind](n_positions, d_model)))
         table.weight.requires_grad_(False)
     return table
 
@@ -120,6 +131,34 @@ def weighted_values(pattern: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return pattern @ v
 
 
+def attend(name: str, q, k, v, allowed, rec: Recorder, head_mask=None, mask_needed=True) -> torch.Tensor:
+    """The named steps from q, k, v (each [batch, head, pos, d_head]) to z [batch, head, query_pos, d_head].
+
+    Self-attention and cross-attention differ only in where q, k and v come from; from here on
+    they are the same chain, recorded under `name` (e.g. "blocks.3.attn", "decoder.blocks.0.cross_attn").
+    `allowed` is [batch, query_pos, key_pos].
+    """
+    rec(f"{name}.q", q)
+    rec(f"{name}.k", k)
+    rec(f"{name}.v", v)
+    raw = raw_scores(q, k)                                                # [batch, head, query_pos, key_pos]
+    rec(f"{name}.raw_scores", raw)
+    scores = scale_scores(raw, q.shape[-1])
+    rec(f"{name}.scores", scores)
+    rec(f"{name}.allowed", allowed)                                       # [batch, query_pos, key_pos]
+    # With nothing disallowed (an unpadded encoder input) the mask changes nothing: skip the copy.
+    masked = mask_scores(scores, allowed[:, None]) if mask_needed else scores
+    rec(f"{name}.masked_scores", masked)
+    pattern = attention_pattern(masked)
+    if head_mask is not None:
+        # A switched-off head (0) contributes nothing; the trace shows the weights actually used.
+        pattern = pattern * head_mask.to(pattern.dtype)[None, :, None, None]
+    rec(f"{name}.pattern", pattern)
+    z = weighted_values(pattern, v)                                       # [batch, head, query_pos, d_head]
+    rec(f"{name}.z", z)
+    return z
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention; W_Q, W_K, W_V stored as one [3 d_model, d_model] projection."""
 
@@ -134,30 +173,39 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(d_model, d_model)             # W_O
 
     def forward(self, x, allowed, rec: Recorder, head_mask=None, mask_needed=True):
-        n = self.name
-        rec(f"{n}.input", x)
+        rec(f"{self.name}.input", x)
         q, k, v = self.qkv(x).chunk(3, dim=-1)                                # each [batch, pos, d_model]
         q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))           # each [batch, head, pos, d_head]
-        rec(f"{n}.q", q)
-        rec(f"{n}.k", k)
-        rec(f"{n}.v", v)
-        raw = raw_scores(q, k)                                                # [batch, head, query_pos, key_pos]
-        rec(f"{n}.raw_scores", raw)
-        scores = scale_scores(raw, self.d_head)
-        rec(f"{n}.scores", scores)
-        rec(f"{n}.allowed", allowed)                                          # [batch, query_pos, key_pos]
-        # With nothing disallowed (an unpadded encoder input) the mask changes nothing: skip the copy.
-        masked = mask_scores(scores, allowed[:, None]) if mask_needed else scores
-        rec(f"{n}.masked_scores", masked)
-        pattern = attention_pattern(masked)
-        if head_mask is not None:
-            # A switched-off head (0) contributes nothing; the trace shows the weights actually used.
-            pattern = pattern * head_mask.to(pattern.dtype)[None, :, None, None]
-        rec(f"{n}.pattern", pattern)
-        z = weighted_values(pattern, v)                                       # [batch, head, pos, d_head]
-        rec(f"{n}.z", z)
+        z = attend(self.name, q, k, v, allowed, rec, head_mask, mask_needed)
         out = self.out(merge_heads(z))                                        # [batch, pos, d_model]
-        rec(f"{n}.out", out)
+        rec(f"{self.name}.out", out)
+        return out
+
+
+class CrossAttention(nn.Module):
+    """Encoder-decoder attention: queries from the decoder, keys and values from the encoder's output.
+
+    W_Q is [d_model, d_model]; W_K and W_V are stored as one [2 d_model, d_model] projection.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, name: str):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
+        self.n_heads = n_heads
+        self.name = name                                   # e.g. "decoder.blocks.0.cross_attn"
+        self.q = nn.Linear(d_model, d_model)               # W_Q, applied to the decoder's stream
+        self.kv = nn.Linear(d_model, 2 * d_model)          # rows: W_K, then W_V, applied to the encoder output
+        self.out = nn.Linear(d_model, d_model)             # W_O
+
+    def forward(self, x, memory, allowed, rec: Recorder, head_mask=None, mask_needed=True):
+        """x [batch, target_pos, d_model], memory [batch, source_pos, d_model], allowed [batch, target_pos, source_pos]."""
+        rec(f"{self.name}.input", x)
+        q = split_heads(self.q(x), self.n_heads)                              # [batch, head, target_pos, d_head]
+        k, v = (split_heads(t, self.n_heads) for t in self.kv(memory).chunk(2, dim=-1))  # [batch, head, source_pos, d_head]
+        z = attend(self.name, q, k, v, allowed, rec, head_mask, mask_needed)
+        out = self.out(merge_heads(z))                                        # [batch, target_pos, d_model]
+        rec(f"{self.name}.out", out)
         return out
 
 

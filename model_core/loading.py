@@ -18,9 +18,11 @@ import torch
 from safetensors.torch import load_file
 
 from .base import ModelUnavailable, TransformerModel
-from .convert import build_decoder, build_encoder, decoder_config_from_hf, encoder_config_from_hf
+from .convert import (build_decoder, build_encoder, build_seq2seq, decoder_config_from_hf, encoder_config_from_hf,
+                      seq2seq_config_from_hf)
 from .decoder import Decoder, DecoderConfig
 from .encoder import Encoder, EncoderConfig
+from .seq2seq import Seq2Seq, Seq2SeqConfig
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,19 @@ def _load_minilm_encoder() -> tuple[EncoderConfig, dict]:
 
 
 def load_bundled(kind: str) -> TransformerModel:
-    """The offline defaults: "encoder" (all-MiniLM-L6-v2 + the project's MLM head) or "decoder"."""
+    """The offline defaults: "encoder" (all-MiniLM-L6-v2 + the project's MLM head), "decoder" or "translator"."""
+    if kind == "translator":
+        folder = BUNDLED_DIR / "translator"
+        if not (folder / "model.safetensors").is_file():
+            raise ModelUnavailable(
+                "The bundled translator has not been trained yet (model_core/bundled/translator has no weights); "
+                "load a Marian translator such as Helsinki-NLP/opus-mt-en-fr from the hub or a local folder instead."
+            )
+        model = build_seq2seq(load_file(str(folder / "model.safetensors")),
+                              seq2seq_config_from_hf(json.loads((folder / "config.json").read_text())))
+        model.name = "English-to-French Transformer (bundled translator)"
+        model.tokenizer = load_tokenizer(folder)
+        return model
     if kind == "encoder":
         cfg, sd = _load_minilm_encoder()
         delta_path = BUNDLED_DIR / "encoder" / ENCODER_DELTA
@@ -112,7 +126,7 @@ def load_bundled(kind: str) -> TransformerModel:
         model.name = "MiniLM-tokenizer GPT (bundled decoder)"
         model.tokenizer = load_tokenizer(minilm_dir())
         return model
-    raise ValueError(f"kind must be 'encoder' or 'decoder', got {kind!r}")
+    raise ValueError(f"kind must be 'encoder', 'decoder' or 'translator', got {kind!r}")
 
 
 # ---------------------------------------------------------------- hub ids and local folders
@@ -138,7 +152,8 @@ def _resolve_folder(name: str) -> Path:
             repo_id=name,
             allow_patterns=["config.json", "*.safetensors", "model.safetensors.index.json",
                             "tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
-                            "merges.txt", "special_tokens_map.json"],
+                            "merges.txt", "special_tokens_map.json", "source.spm", "target.spm",
+                            "generation_config.json"],
         ))
     except Exception as err:  # offline, unknown id, gated repo: all one sentence for the user
         log.info("hub download of %s failed: %r", name, err)
@@ -156,7 +171,7 @@ def _read_safetensors(folder: Path) -> dict:
 
 
 def load_pretrained(name: str) -> TransformerModel:
-    """A BERT or GPT-2 family checkpoint by hub id or local folder; raises ModelUnavailable with a sentence."""
+    """A BERT, GPT-2 or Marian (translator) checkpoint by hub id or local folder; raises ModelUnavailable with a sentence."""
     name = (name or "").strip()
     if not name:
         raise ModelUnavailable("Type a Hugging Face model id (for example bert-base-uncased or gpt2) or a local folder.")
@@ -172,8 +187,11 @@ def load_pretrained(name: str) -> TransformerModel:
         model = build_encoder(sd, encoder_config_from_hf(hf_cfg), with_head=with_head)
     elif model_type == "gpt2":
         model = build_decoder(sd, decoder_config_from_hf(hf_cfg), with_head=True)
+    elif model_type == "marian":
+        model = build_seq2seq(sd, seq2seq_config_from_hf(hf_cfg))
     else:
-        raise _unavailable(name, f"its architecture is '{model_type}', and only BERT and GPT-2 family models are supported")
+        raise _unavailable(name, f"its architecture is '{model_type}', and only BERT, GPT-2 and Marian family "
+                                 "models are supported")
     try:
         model.tokenizer = load_tokenizer(folder)
     except Exception as err:
@@ -185,15 +203,31 @@ def load_pretrained(name: str) -> TransformerModel:
 # ---------------------------------------------------------------- tiny random models for tests
 
 def tiny_random(kind: str, seed: int = 0) -> TransformerModel:
-    """A tiny random model (d_model 32, 2 layers, 4 heads) with the bundled MiniLM tokenizer, for fast tests."""
+    """A tiny random model (d_model 32, 2 layers, 4 heads) with a bundled tokenizer, for fast tests.
+
+    "encoder" and "decoder" use the MiniLM tokenizer; "seq2seq" the bundled translator's."""
     torch.manual_seed(seed)
+    if kind == "seq2seq":
+        folder = BUNDLED_DIR / "translator"
+        tok = load_tokenizer(folder)
+        model = Seq2Seq(Seq2SeqConfig(vocab_size=len(tok), n_positions=512, d_model=32, n_layers=2, n_heads=4,
+                                      d_mlp=64, ln_eps=1e-5, act="relu", pos_kind="sinusoidal_halves",
+                                      pad_token_id=tok.pad_token_id, n_decoder_layers=2, embed_scale=32 ** 0.5,
+                                      decoder_start_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id))
+        for name, p in model.named_parameters():
+            if p.requires_grad and ".ln" not in f".{name}":
+                torch.nn.init.normal_(p, std=0.2)
+        model.eval()
+        model.tokenizer = tok
+        model.name = "tiny random seq2seq"
+        return model
     common = dict(vocab_size=30522, n_positions=512, d_model=32, n_layers=2, n_heads=4, d_mlp=64)
     if kind == "encoder":
         model: TransformerModel = Encoder(EncoderConfig(ln_eps=1e-12, act="gelu", **common))
     elif kind == "decoder":
         model = Decoder(DecoderConfig(ln_eps=1e-5, act="gelu_tanh", **common))
     else:
-        raise ValueError(f"kind must be 'encoder' or 'decoder', got {kind!r}")
+        raise ValueError(f"kind must be 'encoder', 'decoder' or 'translator', got {kind!r}")
     for name, p in model.named_parameters():
         if p.requires_grad and ".ln" not in f".{name}":      # LayerNorms keep weight 1, bias 0
             torch.nn.init.normal_(p, std=0.2)

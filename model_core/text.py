@@ -29,6 +29,9 @@ def _as_list(texts) -> list[str]:
 
 def _ids_for_row(model: TransformerModel, text: str, pair: Optional[str]) -> tuple[list[int], list[int]]:
     tok = model.tokenizer
+    if model.family == "seq2seq":
+        ids = list(tok(text if pair is None else f"{text} {pair}")["input_ids"])   # ends in </s>
+        return ids, [0] * len(ids)
     if model.family == "encoder":
         enc = tok(text, pair) if pair is not None else tok(text)
         ids = list(enc["input_ids"])
@@ -43,11 +46,12 @@ def _ids_for_row(model: TransformerModel, text: str, pair: Optional[str]) -> tup
 
 
 def _truncate(model: TransformerModel, ids: list[int], types: list[int], limit: int) -> tuple[list[int], list[int]]:
-    """Keep the first `limit` tokens; an encoder keeps its closing [SEP] so the input stays well formed."""
+    """Keep the first `limit` tokens; an encoder keeps its closing [SEP] (a translator its </s>) so the
+    input stays well formed."""
     if len(ids) <= limit:
         return ids, types
-    sep = model.tokenizer.sep_token_id
-    if model.family == "encoder" and sep is not None and ids[-1] == sep:
+    sep = model.tokenizer.eos_token_id if model.family == "seq2seq" else model.tokenizer.sep_token_id
+    if model.family != "decoder" and sep is not None and ids[-1] == sep:
         return ids[: limit - 1] + [sep], types[: limit - 1] + [types[-1]]
     return ids[:limit], types[:limit]
 

@@ -16,16 +16,19 @@ import torch
 class Trace(dict):
     """A flat mapping of dotted names to tensors recorded by one forward pass."""
 
-    def stack(self, suffix: str) -> torch.Tensor:
-        """Stack `blocks.{i}.<suffix>` over layers: e.g. "attn.pattern" -> [layer, batch, head, query_pos, key_pos]."""
+    def stack(self, suffix: str, prefix: str = "") -> torch.Tensor:
+        """Stack `<prefix>blocks.{i}.<suffix>` over layers: e.g. "attn.pattern" -> [layer, batch, head, query_pos, key_pos].
+
+        ``prefix`` picks a stack of the encoder-decoder: "encoder." or "decoder."."""
+        head = f"{prefix}blocks."
         layers = sorted(
-            int(name.split(".")[1])
+            int(name[len(head):].split(".", 1)[0])
             for name in self
-            if name.startswith("blocks.") and name.split(".", 2)[2] == suffix
+            if name.startswith(head) and name[len(head):].split(".", 1)[1] == suffix
         )
         if not layers:
-            raise KeyError(f"No 'blocks.*.{suffix}' in this trace; record it with record=('blocks.*.{suffix}',)")
-        return torch.stack([self[f"blocks.{i}.{suffix}"] for i in layers])
+            raise KeyError(f"No '{head}*.{suffix}' in this trace; record it with record=('{head}*.{suffix}',)")
+        return torch.stack([self[f"{head}{i}.{suffix}"] for i in layers])
 
     def numpy(self) -> dict[str, np.ndarray]:
         """Every recorded tensor as a numpy array (bool masks stay bool, the rest float32)."""

@@ -34,5 +34,7 @@ def head_weights(model: TransformerModel, layer: int, head: int) -> dict[str, np
 
 
 def position_table(model: TransformerModel) -> np.ndarray:
-    """The model's position embeddings, [n_positions, d_model]."""
-    return _np(model.embed.pos.weight)
+    """The model's position embeddings, [n_positions, d_model] (an encoder-decoder's: the encoder's,
+    which is the same fixed table as its decoder's)."""
+    embed = model.encoder.embed if getattr(model, "family", "") == "seq2seq" else model.embed
+    return _np(embed.pos.weight)
