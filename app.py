@@ -18,7 +18,11 @@ st.set_page_config(page_title="Attention Explorer", layout="wide")
 MODEL_LABELS = {
     "encoder": "bundled: all-MiniLM-L6-v2 (BERT-style, bidirectional)",
     "decoder": "bundled: small GPT-style decoder (causal)",
+    "seq2seq": "bundled: English-to-French Transformer (encoder-decoder)",
 }
+# What each picker is called, and an id to suggest in its box.
+PICKERS = {"encoder": ("encoder", "bert-base-uncased"), "decoder": ("decoder", "gpt2"),
+           "seq2seq": ("translator", "Helsinki-NLP/opus-mt-en-fr")}
 
 
 def _use_example() -> None:
@@ -48,24 +52,25 @@ def model_picker(family: str, param: str) -> None:
     widget_key = f"w_{param}"
     known_key = f"_known_{family}"
     known: list[str] = st.session_state.setdefault(known_key, [])
+    what, example = PICKERS[family]
     slot = st.container()
-    with st.expander(f"Load another {family}"):
+    with st.expander(f"Load another {what}"):
         state.url_widget(
             st.text_input,
             f"custom_{family}",
             "Hugging Face hub id or local folder",
             key=f"custom_{family}",
-            placeholder="bert-base-uncased" if family == "encoder" else "gpt2",
+            placeholder=example,
             help="Loaded only when you press the button. Needs internet for a hub id "
             "unless the model is already in the local cache.",
         )
-        st.button(f"Load {family}", key=f"load_{family}", on_click=_request_load, args=(family,))
+        st.button(f"Load {what}", key=f"load_{family}", on_click=_request_load, args=(family,))
         messages = st.container()
     request = st.session_state.pop(f"_load_request_{family}", None)
     if request is not None:
         model_id = request.strip()
         if not model_id:
-            messages.warning("Type a hub id (for example bert-base-uncased) or a folder path, then press the button.")
+            messages.warning(f"Type a hub id (for example {example}) or a folder path, then press the button.")
         else:
             with messages, st.spinner(f"Loading {model_id} ..."):
                 failure = models.try_load(family, model_id, retry=True)
@@ -86,7 +91,7 @@ def model_picker(family: str, param: str) -> None:
         with slot, st.spinner(f"Loading {current} ..."):
             failure = models.try_load(family, current)
         if failure:
-            slot.error(ui.escape_markdown(failure) + f" Using the bundled {family} instead.")
+            slot.error(ui.escape_markdown(failure) + f" Using the bundled {what} instead.")
             state.set_param(param, state.BUNDLED, widget_key=widget_key)
         else:
             known.append(current)
@@ -97,7 +102,7 @@ def model_picker(family: str, param: str) -> None:
         chosen = state.url_widget(
             st.selectbox,
             param,
-            family.capitalize(),
+            what.capitalize(),
             options=options,
             format_func=lambda model_id: _label(family, model_id),
         )
@@ -105,7 +110,7 @@ def model_picker(family: str, param: str) -> None:
     if failure:
         slot.info(
             ui.escape_markdown(failure)
-            + f" Views that need the {family} say so; everything else keeps working."
+            + f" Views that need the {what} say so; everything else keeps working."
         )
 
 
@@ -133,6 +138,7 @@ def sidebar() -> None:
         st.header("Models")
         model_picker("encoder", "enc")
         model_picker("decoder", "dec")
+        model_picker("seq2seq", "mt")
         st.caption("Everything runs on this machine; no text leaves it.")
 
 
@@ -149,5 +155,6 @@ PAGES = [
     st.Page("pages/embeddings.py", title="Embeddings"),
     st.Page("pages/predictions.py", title="Predictions"),
     st.Page("pages/walkthrough.py", title="Walkthrough"),
+    st.Page("pages/translation.py", title="Translation"),
 ]
 st.navigation(PAGES).run()

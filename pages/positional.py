@@ -84,17 +84,21 @@ else:
 st.header("4. Learned position embeddings")
 st.markdown(
     "BERT and GPT do not use the formula: their position table is a matrix of numbers learned "
-    "during training, one row per position up to the longest input they accept. Below, the "
-    "loaded models' tables beside the sinusoidal one of the same width."
+    "during training, one row per position up to the longest input they accept. The translator "
+    "(an encoder-decoder like the original Transformer) uses the formula itself, inside a trained model; "
+    "Marian, whose layout it follows, stores all the sine columns first and then the cosine ones, "
+    "the same numbers in another column order. Below, the loaded models' tables beside the "
+    "sinusoidal one of the same width."
 )
+KINDS = {"encoder": "encoder, learned", "decoder": "decoder, learned", "seq2seq": "translator, sinusoidal"}
 tables, titles = {}, {}
-for family in state.FAMILIES:
+for family in state.LOADABLE:
     info = ui.compute(models.model_info, family, view.model(family), kind="info")
     if info is None:
         continue
     learned_table = ui.compute(cached.position_embeddings, family, view.model(family), kind="info")
     if learned_table is not None:
-        tables[family], titles[family] = learned_table, f"{family}: {info.name}"
+        tables[family], titles[family] = learned_table, f"{KINDS[family]}: {info.name}"
 if tables:
     width = next(iter(tables.values())).shape[1]
     longest = max(t.shape[0] for t in tables.values())

@@ -148,3 +148,18 @@ def scaling_experiment(d_ks: tuple[int, ...], n_keys: int, seed: int, n_samples:
 def activation_curves(low: float = -4.0, high: float = 4.0, n_points: int = 401) -> dict[str, np.ndarray]:
     """analysis.activation_curves: GELU exact, GELU tanh and ReLU over [low, high]."""
     return analysis.activation_curves(low, high, n_points)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def translation(model_id: str, text: str, max_new_tokens: int = 64, num_beams: int = 1,
+                top_k: int = 5) -> analysis.TranslationRun:
+    """analysis.translation_run: the translation and its three kinds of attention, step by step."""
+    with user_errors():
+        return analysis.translation_run(load("seq2seq", model_id), text, max_new_tokens, num_beams, top_k)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def teacher_forcing(model_id: str, text: str, reference: str) -> analysis.TeacherForcing:
+    """analysis.teacher_forcing: the reference scored in one pass, checked against step-by-step decoding."""
+    with user_errors():
+        return analysis.teacher_forcing(load("seq2seq", model_id), text, reference)

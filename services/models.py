@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import streamlit as st
 
-from .state import BUNDLED, FAMILIES, TINY
+from .state import BUNDLED, LOADABLE, TINY
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class ModelInfo:
     """What a page may know about a loaded model (no torch objects)."""
 
     model_id: str  # "bundled", "tiny", a hub id or a folder
-    family: str  # "encoder" (bidirectional) or "decoder" (causal)
+    family: str  # "encoder" (bidirectional), "decoder" (causal) or "seq2seq" (encoder-decoder)
     name: str  # display name
     n_layers: int
     n_heads: int
@@ -52,7 +52,10 @@ def _load_default(family: str, model_id: str) -> Any:
     """The bundled model or the tiny random one of ``family`` (shared by every session)."""
     import model_core
 
-    model = model_core.tiny_random(family, seed=0) if model_id == TINY else model_core.load_bundled(family)
+    if model_id == TINY:
+        model = model_core.tiny_random(family, seed=0)
+    else:
+        model = model_core.load_bundled("translator" if family == "seq2seq" else family)
     exempt_from_gc()
     return model
 
@@ -107,8 +110,8 @@ def load(family: str, model_id: str) -> Any:
     import model_core
 
     one_thread_per_op()
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    if family not in LOADABLE:
+        raise ValueError(f"family must be one of {LOADABLE}, got {family!r}")
     model_id = (model_id or BUNDLED).strip()
     try:
         if model_id in (BUNDLED, TINY):
@@ -120,10 +123,11 @@ def load(family: str, model_id: str) -> Any:
             raise Problem(f"The bundled {family} is not available on this machine yet: {err}") from None
         raise Problem(str(err)) from None
     if model.family != family:
-        article = {"encoder": "an", "decoder": "a"}
+        names = {"encoder": "an encoder", "decoder": "a decoder", "seq2seq": "a translator (encoder-decoder)"}
+        pickers = {"encoder": "Encoder", "decoder": "Decoder", "seq2seq": "Translator"}
         raise Problem(
-            f"'{model_id}' is {article.get(model.family, 'a')} {model.family}, not {article[family]} {family}: "
-            f"load it with the {model.family.capitalize()} picker instead."
+            f"'{model_id}' is {names.get(model.family, model.family)}, not {names[family]}: "
+            f"load it with the {pickers.get(model.family, model.family)} picker instead."
         )
     return model
 

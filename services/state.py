@@ -1,10 +1,10 @@
 """The view state: what defines a view lives in the URL, so a copied link reopens it.
 
 ``PARAMS`` is the one table of every query parameter: its default and what it holds.
-Names shared by several pages (the sidebar's ``a``, ``b``, ``enc``, ``dec``; the page's
+Names shared by several pages (the sidebar's ``a``, ``b``, ``enc``, ``dec``, ``mt``; the page's
 ``model``, ``layer``, ``head``) carry the same choice from page to page; a page's own
 options are prefixed by the page (``at_`` Attention, ``mk_`` Masks, ``pe_`` Positional
-encoding, ``em_`` Embeddings, ``pr_`` Predictions, ``wt_`` Walkthrough). Links shared
+encoding, ``em_`` Embeddings, ``pr_`` Predictions, ``wt_`` Walkthrough, ``tr_`` Translation). Links shared
 before this scheme keep working: ``ALIASES`` maps each old name to its new one.
 
 ``view()`` returns the sidebar's part as a frozen ``View``; ``url_widget()`` and
@@ -19,7 +19,9 @@ import streamlit as st
 
 BUNDLED = "bundled"  # model id of the bundled default of each family
 TINY = "tiny"  # model id of a tiny random model (fast tests, demos of shapes)
-FAMILIES = ("encoder", "decoder")
+FAMILIES = ("encoder", "decoder")   # the two families every page compares
+TRANSLATOR = "seq2seq"              # the encoder-decoder family (the Translation page)
+LOADABLE = FAMILIES + (TRANSLATOR,)
 
 DEFAULT_SENTENCE = "The animal didn't cross the street because it was too tired."
 
@@ -53,8 +55,10 @@ PARAMS: dict[str, Param] = {
     "b": Param("", "sentence B (optional)"),
     "enc": Param(BUNDLED, "encoder: bundled, a hub id or a folder"),
     "dec": Param(BUNDLED, "decoder: bundled, a hub id or a folder"),
+    "mt": Param(BUNDLED, "translator (encoder-decoder): bundled, a hub id or a folder"),
     "custom_encoder": Param("", "the encoder id being typed in the sidebar", in_url=False),
     "custom_decoder": Param("", "the decoder id being typed in the sidebar", in_url=False),
+    "custom_seq2seq": Param("", "the translator id being typed in the sidebar", in_url=False),
     # Shared by the pages that show one model's head.
     "model": Param("encoder", "family in view: encoder or decoder"),
     "layer": Param(0, "layer in view"),
@@ -100,6 +104,13 @@ PARAMS: dict[str, Param] = {
     "wt_nk": Param(16, "keys per query in the sqrt(d_k) experiment"),
     "wt_seed": Param(0, "seed of the sqrt(d_k) experiment"),
     "wt_nf": Param(6, "features in LayerNorm vs BatchNorm"),
+    # Translation
+    "tr_ref": Param("", "reference translation (optional)"),
+    "tr_beams": Param(1, "beams (1: greedy decoding)"),
+    "tr_max": Param(64, "longest translation, in tokens"),
+    "tr_view": Param("heatmap", "cross-attention as a heatmap or lines"),
+    "tr_step": Param(0, "decoding step shown"),
+    "tr_k": Param(5, "candidates shown per step (top-k)"),
 }
 
 # Names used by links shared before the naming scheme: old -> new.
@@ -119,12 +130,14 @@ class View:
         sentence pairs (segment B) and as the second row of a padded batch
     encoder: model id of the chosen encoder: ``"bundled"``, ``"tiny"``, a hub id or a folder
     decoder: model id of the chosen decoder, same forms
+    translator: model id of the chosen encoder-decoder, same forms
     """
 
     sentence_a: str
     sentence_b: str
     encoder: str
     decoder: str
+    translator: str = BUNDLED
 
     @property
     def has_text(self) -> bool:
@@ -137,8 +150,8 @@ class View:
         return bool(self.sentence_b.strip())
 
     def model(self, family: str) -> str:
-        """The chosen model id of a family ("encoder" or "decoder")."""
-        return self.encoder if family == "encoder" else self.decoder
+        """The chosen model id of a family ("encoder", "decoder" or "seq2seq")."""
+        return {"encoder": self.encoder, "decoder": self.decoder}.get(family, self.translator)
 
 
 def leave_legacy_pages_mode() -> None:
@@ -172,6 +185,7 @@ def view() -> View:
         sentence_b=str(param_value("b")),
         encoder=str(param_value("enc")) or BUNDLED,
         decoder=str(param_value("dec")) or BUNDLED,
+        translator=str(param_value("mt")) or BUNDLED,
     )
 
 

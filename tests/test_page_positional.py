@@ -39,11 +39,13 @@ def test_default_view_on_the_bundled_encoder():
     assert plotly_array(learned["data"][0]["y"])[0] == 1
     distance = chart(at, "fig_distance")
     names = [t["name"] for t in distance["data"] if t.get("mode") == "lines"]
-    assert names[0] == "sinusoidal (d_model 384)" and names[1].startswith("encoder: ")
-    # The decoder's table is drawn when it exists, and otherwise its absence is explained.
-    assert any(n.startswith("decoder: ") for n in names) or "decoder" in " ".join(i.value for i in at.info)
+    assert names[0] == "sinusoidal (d_model 384)" and names[1].startswith("encoder, learned: ")
+    # The decoder's and the translator's tables are drawn when they exist, otherwise their absence is explained.
+    assert any(n.startswith("decoder, learned: ") for n in names) or "decoder" in " ".join(i.value for i in at.info)
+    assert (any(n.startswith("translator, sinusoidal: ") for n in names)
+            or "translator" in " ".join(i.value for i in at.info))
     pca = chart(at, "fig_pca")
-    assert pca["layout"]["title"]["text"].startswith("encoder: all-MiniLM-L6-v2")
+    assert pca["layout"]["title"]["text"].startswith("encoder, learned: all-MiniLM-L6-v2")
     assert pca["layout"]["xaxis"]["title"]["text"].startswith("PC1 (")
     assert plotly_array(pca["data"][1]["x"]).shape == (127,) and pca["data"][1]["marker"]["cmin"] == 1
     assert len(at.get("download_button")) == len(at.get("plotly_chart"))

@@ -22,6 +22,7 @@ from viz import masks as vm
 from viz import overview as vo
 from viz import positional as vp
 from viz import predictions as vpred
+from viz import translation as vt
 from viz import walkthrough as vw
 from viz.common import Chart, token_labels
 
@@ -103,6 +104,13 @@ def _builders():
         "grouped_bars": lambda: ve.grouped_bars(labels, {"one": np.arange(6.0), "two": np.ones(6)}, "t", "y", (-1, 1)),
         "layer_similarity_figure": lambda: ve.layer_similarity_figure(layers, {"a": [1.0, 0.8, 0.5]}),
         "neighbours_figure": lambda: ve.neighbours_figure(layers, [("s1", TOKENS, sims), ("s2", TOKENS[:4], sims[:, :4])]),
+        "cross_heatmap": lambda: vt.cross_heatmap(_pattern()[:4], TOKENS, TOKENS[:4], title="c"),
+        "cross_lines": lambda: vt.cross_lines(_pattern()[:4], TOKENS, TOKENS[:4]),
+        "cross_grid": lambda: vt.cross_grid(patterns[..., :4, :], TOKENS, TOKENS[:4], (1, 2)),
+        "three_attentions decoder": lambda: vt.three_attentions(_pattern(), np.tril(_pattern()), _pattern(),
+                                                                 TOKENS, TOKENS, TOKENS)["decoder"],
+        "step_rows": lambda: vt.step_rows(_pattern()[0], np.array([0.4, 0.6]), TOKENS, TOKENS[:2], title="s"),
+        "reference_probs": lambda: vt.reference_probs(TOKENS, [0.5, 0.2, 0.9, 0.1, 0.3, 0.99], title="r"),
     }
 
 

@@ -16,8 +16,13 @@ WEIGHT_EDGES = (0.0, 0.1, 0.25, 0.5, 0.75, 1.01)
 
 
 def lines(pattern: np.ndarray, tokens: Sequence[str], *, segments: Sequence[int] | None = None,
-          min_weight: float = 0.05, top_k: int | None = None, title: str = "") -> Chart:
+          min_weight: float = 0.05, top_k: int | None = None, title: str = "",
+          key_tokens: Sequence[str] | None = None, sides: tuple[str, str] = ("queries (attend from)", "keys (attend to)"),
+          names: tuple[str, str] = ("query", "key")) -> Chart:
     """Query tokens on the left, key tokens on the right, one line per link; width and opacity = weight.
+
+    ``key_tokens`` (cross-attention: the source sentence) when the keys are not the queries'
+    own tokens; ``sides`` are the two column headings and ``names`` the hover's and the table's names.
 
     Links below ``min_weight`` are left out; with ``top_k`` only each query's
     strongest ``top_k`` links are drawn (for long inputs). Lines are grouped
@@ -28,40 +33,44 @@ def lines(pattern: np.ndarray, tokens: Sequence[str], *, segments: Sequence[int]
     """
     pattern = np.asarray(pattern, dtype=np.float32)
     labels = token_labels(tokens)
-    check_matrix(pattern, labels, labels, "lines pattern")
-    n = len(tokens)
+    key_labels = labels if key_tokens is None else token_labels(key_tokens)
+    check_matrix(pattern, labels, key_labels, "lines pattern")
+    n, n_keys = len(labels), len(key_labels)
     keep = pattern >= min_weight
-    if top_k is not None and top_k < n:
+    if top_k is not None and top_k < n_keys:
         kth = -np.sort(-pattern, axis=-1)[:, top_k - 1: top_k]
         keep &= pattern >= kth
     qs, ks = np.nonzero(keep)
     weights = pattern[qs, ks]
-    seg = np.asarray(segments) if segments is not None else np.zeros(n, dtype=int)
+    seg = np.asarray(segments) if segments is not None else np.zeros(max(n, n_keys), dtype=int)
     data = _link_traces(qs, ks, weights, seg)
+    q_name, k_name = names
     data.append(dict(
         type="scatter", x=np.full(len(qs), 0.5), y=(qs + ks) / 2, mode="markers", marker=dict(size=6, opacity=0.0),
-        customdata=[[plot_text(labels[q]), plot_text(labels[k])] for q, k in zip(qs, ks)],
+        customdata=[[plot_text(labels[q]), plot_text(key_labels[k])] for q, k in zip(qs, ks)],
         text=[f"{w:.3f}" for w in weights], showlegend=False, name="links",
-        hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>weight %{text}<extra></extra>",
+        hovertemplate=f"{q_name} %{{customdata[0]}}<br>{k_name} %{{customdata[1]}}<br>weight %{{text}}<extra></extra>",
     ))
     two_segments = len(set(seg.tolist())) > 1
-    for side, x, anchor in (("query", -0.02, "left"), ("key", 1.02, "right")):
+    for side, x, anchor, side_labels in ((q_name, -0.02, "left", labels), (k_name, 1.02, "right", key_labels)):
         data.append(dict(
-            type="scatter", x=[x] * n, y=list(range(n)), mode="text", text=[plot_text(t) for t in labels],
-            textposition=f"middle {anchor}", showlegend=False, name=f"{side} tokens",
-            textfont=dict(color=[SEGMENT_COLOURS[int(s)] if two_segments else "#222" for s in seg]),
-            hovertemplate=f"{side} %{{text}}<extra></extra>",
+            type="scatter", x=[x] * len(side_labels), y=list(range(len(side_labels))), mode="text",
+            text=[plot_text(t) for t in side_labels], textposition=f"middle {anchor}", showlegend=False,
+            name=f"{side} tokens", hovertemplate=f"{side} %{{text}}<extra></extra>",
+            textfont=dict(color=[SEGMENT_COLOURS[int(s)] if two_segments else "#222"
+                                 for s in seg[:len(side_labels)]]),
         ))
+    rows = max(n, n_keys)
     layout = dict(
-        title=dict(text=title), height=int(min(2400, max(320, 60 + 22 * n))), plot_bgcolor="white",
+        title=dict(text=title), height=int(min(2400, max(320, 60 + 22 * rows))), plot_bgcolor="white",
         margin=dict(l=10, r=10, t=60 if title else 30, b=10),
         xaxis=dict(range=[-0.7, 1.7], showticklabels=False, showgrid=False, zeroline=False,
                    tickmode="array", tickvals=[0, 1], ticktext=["queries", "keys"]),
-        yaxis=dict(range=[n - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False),
-        annotations=[dict(x=0, y=-0.5, yshift=18, text="queries (attend from)", showarrow=False),
-                     dict(x=1, y=-0.5, yshift=18, text="keys (attend to)", showarrow=False)],
+        yaxis=dict(range=[rows - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False),
+        annotations=[dict(x=0, y=-0.5, yshift=18, text=sides[0], showarrow=False),
+                     dict(x=1, y=-0.5, yshift=18, text=sides[1], showarrow=False)],
     )
-    index = pd.MultiIndex.from_arrays([[labels[q] for q in qs], [labels[k] for k in ks]], names=["query", "key"])
+    index = pd.MultiIndex.from_arrays([[labels[q] for q in qs], [key_labels[k] for k in ks]], names=list(names))
     return Chart(figure(data, layout), pd.DataFrame({"weight": weights}, index=index))
 
 

@@ -1,0 +1,150 @@
+"""Figures for the encoder-decoder: cross-attention, every head of it, the three kinds of attention,
+one decoding step, and teacher forcing.
+
+Cross-attention matrices are ``[target_pos, source_pos]``: rows are the decoder's positions (the
+queries), labelled by the token each one produces; columns are the source tokens (keys and values).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from viz.common import (LINE_COLOURS, SEQUENTIAL, Chart, colorscale, figure, layout_axis, plot_text, subplot_axes,
+                        subplots_layout, token_labels)
+from viz.heatmap import heatmap
+from viz.lines import lines
+
+TARGET_AXIS = "French token being produced (query)"
+SOURCE_AXIS = "English token read (key)"
+# The every-head grid draws at most this many target and source positions.
+GRID_MAX = 40
+
+
+def cross_heatmap(pattern: np.ndarray, source_tokens: Sequence[str], produced: Sequence[str], *,
+                  title: str = "") -> Chart:
+    """One cross-attention matrix [target_pos, source_pos]; rows named by the token produced there.
+
+    Table: the matrix, index "03 fichier" (the produced tokens), columns the source tokens.
+    """
+    return heatmap(pattern, token_labels(produced), token_labels(source_tokens), title=title,
+                   row_title=TARGET_AXIS, col_title=SOURCE_AXIS, zmin=0.0, zmax=1.0)
+
+
+def cross_lines(pattern: np.ndarray, source_tokens: Sequence[str], produced: Sequence[str], *,
+                title: str = "") -> Chart:
+    """The cross-attention of one head as lines from each produced token to the source tokens it reads."""
+    return lines(pattern, produced, key_tokens=source_tokens, title=title, min_weight=0.1,
+                 sides=("French, being produced", "English, read"), names=("target", "source"))
+
+
+def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequence[str],
+               selected: tuple[int, int] | None = None) -> Chart:
+    """Every layer x head of cross-attention as small heatmaps (rows = layers, columns = heads).
+
+    At most GRID_MAX target rows and source columns are drawn (the first ones); the title says so.
+    Table: one row per (layer, head, target token), one column per source token drawn.
+    """
+    cross = np.asarray(cross, dtype=np.float32)
+    n_layers, n_heads, n_t, n_s = cross.shape
+    t_shown, s_shown = min(n_t, GRID_MAX), min(n_s, GRID_MAX)
+    small = cross[:, :, :t_shown, :s_shown]
+    titles = [f"L{layer} H{head}" + (" (selected)" if (layer, head) == selected else "")
+              for layer in range(n_layers) for head in range(n_heads)]
+    layout = subplots_layout(n_layers, n_heads, titles, horizontal_spacing=0.02, vertical_spacing=0.06)
+    sources = [plot_text(t) for t in token_labels(source_tokens)[:s_shown]]
+    targets = [plot_text(t) for t in token_labels(produced)[:t_shown]]
+    data = []
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            axes = subplot_axes(layer + 1, head + 1, n_heads)
+            data.append(dict(type="heatmap", z=small[layer, head], x=list(range(s_shown)), y=list(range(t_shown)),
+                             zmin=0.0, zmax=1.0, colorscale=colorscale(SEQUENTIAL), showscale=layer == head == 0,
+                             customdata=[[[tgt, src] for src in sources] for tgt in targets],
+                             hovertemplate=(f"layer {layer} head {head}<br>target %{{customdata[0]}}<br>"
+                                            "source %{customdata[1]}<br>weight %{z:.3f}<extra></extra>"),
+                             colorbar=dict(title=dict(text="weight"), thickness=12), **axes))
+            layout[layout_axis(axes["xaxis"])].update(showticklabels=False, showgrid=False, zeroline=False)
+            layout[layout_axis(axes["yaxis"])].update(showticklabels=False, showgrid=False, zeroline=False,
+                                                      autorange="reversed")
+    cut = "" if (t_shown, s_shown) == (n_t, n_s) else f" (first {t_shown} target x {s_shown} source tokens)"
+    layout.update(height=int(120 + 170 * n_layers), margin=dict(l=10, r=10, t=70, b=10),
+                  title=dict(text=f"Cross-attention of every head{cut}: rows = French tokens produced, "
+                                  "columns = English tokens"))
+    index = pd.MultiIndex.from_tuples(
+        [(layer, head, label) for layer in range(n_layers) for head in range(n_heads)
+         for label in token_labels(produced)[:t_shown]], names=["layer", "head", "target"])
+    table = pd.DataFrame(small.reshape(-1, s_shown), index=index, columns=token_labels(source_tokens)[:s_shown])
+    return Chart(figure(data, layout), table)
+
+
+def three_attentions(encoder_self: np.ndarray, decoder_self: np.ndarray, cross: np.ndarray,
+                     source_tokens: Sequence[str], target_inputs: Sequence[str],
+                     produced: Sequence[str]) -> dict[str, Chart]:
+    """The three kinds of attention of one layer and head, each with its mask drawn (grey = blocked).
+
+    Encoder self-attention: source x source, nothing blocked (bidirectional). Decoder self-attention:
+    produced x decoder inputs, the upper triangle blocked (causal). Cross-attention: produced x
+    source, nothing blocked (every step reads the whole source).
+    """
+    n_t = len(produced)
+    causal_blocked = ~np.tri(n_t, dtype=bool)
+    source = token_labels(source_tokens)
+    return {
+        "encoder": heatmap(encoder_self, source, source, title="Encoder self-attention (bidirectional)",
+                           row_title="English token (query)", col_title="English token (key)",
+                           masked=np.zeros(encoder_self.shape, dtype=bool)),
+        "decoder": heatmap(decoder_self, token_labels(produced), token_labels(target_inputs),
+                           title="Decoder masked self-attention (causal)", row_title=TARGET_AXIS,
+                           col_title="decoder input (key)", masked=causal_blocked),
+        "cross": heatmap(cross, token_labels(produced), source, title="Cross-attention (decoder reads encoder)",
+                         row_title=TARGET_AXIS, col_title=SOURCE_AXIS, masked=np.zeros(cross.shape, dtype=bool)),
+    }
+
+
+def step_rows(cross_row: np.ndarray, self_row: np.ndarray, source_tokens: Sequence[str],
+              so_far: Sequence[str], *, title: str = "") -> Chart:
+    """One decoding step's two attention rows as bars: over the source (cross) and over the tokens so far (causal).
+
+    Table: one row per bar, indexed by (attention, token), column "weight".
+    """
+    panels = (("cross-attention: English tokens read", token_labels(source_tokens), np.asarray(cross_row)),
+              ("masked self-attention: French tokens so far", token_labels(so_far), np.asarray(self_row)))
+    layout = subplots_layout(1, 2, [name for name, _, _ in panels], horizontal_spacing=0.18)
+    data, rows = [], []
+    for col, (name, labels, weights) in enumerate(panels, start=1):
+        axes = subplot_axes(1, col, 2)
+        order = np.arange(len(labels))
+        data.append(dict(type="bar", x=weights, y=order, orientation="h", marker=dict(color=LINE_COLOURS[col - 1]),
+                         customdata=[plot_text(label) for label in labels], showlegend=False, name=name,
+                         hovertemplate="%{customdata}<br>weight %{x:.3f}<extra></extra>", **axes))
+        layout[layout_axis(axes["yaxis"])].update(tickvals=list(order), ticktext=[plot_text(x) for x in labels],
+                                                  autorange="reversed")
+        layout[layout_axis(axes["xaxis"])].update(range=[0, 1], title=dict(text="weight"))
+        rows += [(name, label, float(w)) for label, w in zip(labels, weights)]
+    layout.update(height=int(140 + 22 * max(len(source_tokens), len(so_far))), title=dict(text=title),
+                  margin=dict(l=10, r=10, t=80, b=10))
+    table = pd.DataFrame(rows, columns=["attention", "token", "weight"]).set_index(["attention", "token"])
+    return Chart(figure(data, layout), table)
+
+
+def reference_probs(reference_tokens: Sequence[str], probs: Sequence[float], *, title: str = "") -> Chart:
+    """Teacher forcing: each reference token's probability given the source and the reference before it.
+
+    Table: one row per reference token, columns "probability" and "loss (nats)" = -ln p.
+    """
+    labels = token_labels(reference_tokens)
+    probs = np.asarray(probs, dtype=np.float64)
+    loss = -np.log(np.clip(probs, 1e-45, None))
+    order = np.arange(len(labels))
+    data = [dict(type="bar", x=order, y=probs, marker=dict(color=LINE_COLOURS[2]),
+                 customdata=[[plot_text(label), float(nats)] for label, nats in zip(labels, loss)],
+                 text=[f"{p:.0%}" for p in probs], textposition="outside", name="p(reference token)",
+                 hovertemplate="%{customdata[0]}<br>probability %{y:.4f}<br>-ln p = %{customdata[1]:.3f}<extra></extra>")]
+    layout = dict(title=dict(text=title), height=380, margin=dict(l=10, r=10, t=60, b=10),
+                  xaxis=dict(tickmode="array", tickvals=list(order), ticktext=[plot_text(x) for x in labels],
+                             tickangle=-60, title=dict(text="reference token (target)")),
+                  yaxis=dict(range=[0, 1.12], title=dict(text="probability"), tickformat=".0%"))
+    table = pd.DataFrame({"probability": probs, "loss (nats)": loss}, index=pd.Index(labels, name="reference token"))
+    return Chart(figure(data, layout), table)
