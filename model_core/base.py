@@ -28,7 +28,7 @@ class ModelConfig:
     n_heads: int             # attention heads per block
     d_mlp: int               # hidden width of the feed-forward network
     ln_eps: float            # LayerNorm epsilon, read from the checkpoint (BERT 1e-12, GPT-2 1e-5)
-    act: str                 # feed-forward activation: "gelu" (exact erf), "gelu_tanh" or "relu"
+    act: str                 # feed-forward activation: "gelu" (exact erf), "gelu_tanh", "relu" or "silu" (swish)
     pos_kind: str = "learned"  # "learned" embeddings, the fixed "sinusoidal" table, or Marian's "sinusoidal_halves"
     pad_token_id: int = 0    # id the tokenizer pads with
 
@@ -39,7 +39,7 @@ class ModelConfig:
     def __post_init__(self):
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
-        if self.act not in ("gelu", "gelu_tanh", "relu"):
+        if self.act not in ("gelu", "gelu_tanh", "relu", "silu"):
             raise ValueError(f"unknown activation {self.act!r}")
         if self.pos_kind not in ("learned", "sinusoidal", "sinusoidal_halves"):
             raise ValueError(f"unknown position kind {self.pos_kind!r}")

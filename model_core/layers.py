@@ -31,7 +31,7 @@ def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
     return F.gelu(x, approximate="tanh")
 
 
-ACTIVATIONS = {"gelu": gelu_exact, "gelu_tanh": gelu_tanh, "relu": F.relu}
+ACTIVATIONS = {"gelu": gelu_exact, "gelu_tanh": gelu_tanh, "relu": F.relu, "silu": F.silu}
 
 # Hugging Face `hidden_act` / `activation_function` names -> ours. Anything not
 # listed is refused at conversion time rather than approximated.
@@ -41,6 +41,8 @@ HF_ACTIVATIONS = {
     "gelu_pytorch_tanh": "gelu_tanh",
     "gelu_fast": "gelu_tanh",
     "relu": "relu",
+    "silu": "silu",          # x * sigmoid(x), which Marian's opus-mt models call "swish"
+    "swish": "silu",
 }
 
 

@@ -16,8 +16,10 @@ BUNDLED = ROOT / "model_core" / "bundled"
 ENCODER_DELTA = BUNDLED / "encoder" / "mlm_head.safetensors"
 DECODER_WEIGHTS = BUNDLED / "decoder" / "model.safetensors"
 DECODER_CONFIG = BUNDLED / "decoder" / "config.json"
-CARDS = [BUNDLED / "encoder" / "MODEL_CARD.md", BUNDLED / "decoder" / "MODEL_CARD.md"]
-MAX_SHIPPED_BYTES = 60_000_000
+TRANSLATOR = BUNDLED / "translator"
+CARDS = [BUNDLED / "encoder" / "MODEL_CARD.md", BUNDLED / "decoder" / "MODEL_CARD.md", TRANSLATOR / "MODEL_CARD.md"]
+MAX_SHIPPED_BYTES = 100_000_000      # everything bundled
+MAX_TRANSLATOR_BYTES = 40_000_000
 HEAD_KEYS = {
     "cls.predictions.transform.dense.weight", "cls.predictions.transform.dense.bias",
     "cls.predictions.transform.LayerNorm.weight", "cls.predictions.transform.LayerNorm.bias",
@@ -79,8 +81,21 @@ def test_decoder_uses_the_minilm_vocabulary_and_gpt2_key_names():
 
 
 def test_shipped_weights_fit_the_size_budget():
-    total = sum(p.stat().st_size for p in (ENCODER_DELTA, DECODER_WEIGHTS, DECODER_CONFIG))
+    total = sum(p.stat().st_size for p in BUNDLED.rglob("*") if p.is_file())
     assert total <= MAX_SHIPPED_BYTES, f"the bundled files take {total:,} bytes, over {MAX_SHIPPED_BYTES:,}"
+    translator = sum(p.stat().st_size for p in TRANSLATOR.iterdir())
+    assert translator <= MAX_TRANSLATOR_BYTES, f"the translator takes {translator:,} bytes"
+
+
+def test_translator_is_a_standard_marian_folder_with_a_fast_tokenizer():
+    config = json.loads((TRANSLATOR / "config.json").read_text())
+    assert config["model_type"] == "marian" and config["architectures"] == ["MarianMTModel"]
+    assert config["scale_embedding"] and config["share_encoder_decoder_embeddings"]
+    tokenizer = json.loads((TRANSLATOR / "tokenizer.json").read_text())
+    assert tokenizer["padding"] is None and tokenizer["truncation"] is None   # nothing cut or padded silently
+    with safe_open(str(TRANSLATOR / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert "model.shared.weight" in keys and all(k.startswith(("model.", "final_logits_bias")) for k in keys)
 
 
 def test_cloze_answers_are_single_tokens_of_the_minilm_vocabulary():

@@ -49,11 +49,11 @@ def close(ours, theirs, what):
 
 
 @pytest.mark.parametrize("overrides", [{}, {"activation_function": "gelu", "scale_embedding": False},
-                                       {"activation_function": "swish"}],
-                         ids=["relu-scaled", "gelu-unscaled", "swish-refused"])
+                                       {"activation_function": "swish"}, {"activation_function": "tanh"}],
+                         ids=["relu-scaled", "gelu-unscaled", "swish-as-opus-mt", "tanh-refused"])
 def test_marian_parity_with_padding_on_both_sides(overrides):
     hf = tiny_marian(**overrides)
-    if overrides.get("activation_function") == "swish":
+    if overrides.get("activation_function") == "tanh":
         with pytest.raises(model_core.ModelUnavailable, match="activation"):
             model_core.from_hf(hf)
         return
@@ -179,3 +179,60 @@ def test_translate_refuses_models_that_cannot_translate():
         model_core.translate(model_core.tiny_random("decoder"), "hello")
     with pytest.raises(model_core.InputError, match="empty"):
         model_core.translate(model_core.tiny_random("seq2seq"), "   ")
+
+
+def test_a_saved_marian_folder_loads_with_its_tokenizer(tmp_path):
+    """What load_pretrained does with a local folder (or a hub snapshot): config, safetensors, tokenizer."""
+    from transformers import AutoTokenizer
+
+    from model_core.loading import BUNDLED_DIR
+
+    tok = AutoTokenizer.from_pretrained(str(BUNDLED_DIR / "translator"))
+    hf = tiny_marian(vocab_size=len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                     decoder_start_token_id=tok.pad_token_id, forced_eos_token_id=tok.eos_token_id)
+    hf.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    ours = model_core.load_pretrained(str(tmp_path))
+    assert ours.family == "seq2seq" and ours.name == str(tmp_path)
+    source = "The file could not be saved."
+    ids, _ = model_core.generate_ids(ours, model_core.encode(ours, source), max_new_tokens=12)
+    ref = hf.generate(**tok(source, return_tensors="pt"), max_new_tokens=12, do_sample=False, num_beams=1,
+                      bad_words_ids=[[tok.pad_token_id]])
+    assert ids == ref[0, 1:].tolist()
+    assert model_core.translate(ours, source, max_new_tokens=12) == tok.decode(ref[0], skip_special_tokens=True).strip()
+
+
+def test_an_opus_mt_style_folder_with_sentencepiece_files_loads(tmp_path):
+    """The Helsinki-NLP/opus-mt layout, built offline: MarianTokenizer (source.spm, target.spm, vocab.json)."""
+    import json
+    from pathlib import Path
+
+    import sentencepiece
+    from transformers import MarianTokenizer
+
+    lines = [line.split("\t") for line in (Path(__file__).parent / "data" / "translation_test.tsv").read_text(
+        encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    for side, column in (("source", 0), ("target", 1)):
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter([row[column] for row in lines]), model_prefix=str(tmp_path / side),
+            vocab_size=300, model_type="unigram", bos_id=-1, eos_id=-1, unk_id=0, pad_id=-1)
+        (tmp_path / f"{side}.model").rename(tmp_path / f"{side}.spm")
+    vocab = {"</s>": 0, "<unk>": 1, "<pad>": 2}
+    for side in ("source", "target"):
+        processor = sentencepiece.SentencePieceProcessor(model_file=str(tmp_path / f"{side}.spm"))
+        for i in range(processor.get_piece_size()):
+            vocab.setdefault(processor.id_to_piece(i), len(vocab))
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab))
+    tok = MarianTokenizer(vocab=str(tmp_path / "vocab.json"), source_spm=str(tmp_path / "source.spm"),
+                          target_spm=str(tmp_path / "target.spm"))
+    tok.save_pretrained(tmp_path)
+    hf = tiny_marian(vocab_size=len(vocab), pad_token_id=2, eos_token_id=0, decoder_start_token_id=2,
+                     forced_eos_token_id=0, activation_function="swish")
+    hf.save_pretrained(tmp_path)
+    ours = model_core.load_pretrained(str(tmp_path))
+    source = lines[0][0]
+    assert model_core.encode(ours, source).tokens[0][-1] == "</s>"
+    ids, _ = model_core.generate_ids(ours, model_core.encode(ours, source), max_new_tokens=10)
+    ref = hf.generate(**tok(source, return_tensors="pt"), max_new_tokens=10, do_sample=False, num_beams=1,
+                      bad_words_ids=[[2]])
+    assert ids == ref[0, 1:].tolist()
