@@ -222,7 +222,7 @@ def test_nothing_leaves_the_machine():
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"]["headless"] is True
     assert config["server"]["fileWatcherType"] == "none"
-    for path in ("app.py", "pages/attention.py", "pages/masks.py"):
+    for path in ("app.py", *PAGES):
         source = (ROOT / path).read_text()
         assert ":material/" not in source  # icon fonts come from the internet
         assert "unsafe_allow_html" not in source

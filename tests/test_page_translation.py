@@ -109,3 +109,24 @@ def test_very_long_text_is_truncated_with_a_note():
     assert_clean(at)
     assert "longer than the translator's limit of 512 tokens" in texts(at.info)
     assert len(chart(at, "fig_cross")["layout"]["xaxis"]["ticktext"]) <= 512
+
+
+def test_top_k_slider_sets_the_candidates_shown():
+    at = run_app(PAGE, a=SOURCE, tr_max="6", tr_k="3", **TINY)
+    assert_clean(at)
+    assert len(plotly_array(chart(at, "fig_step_top")["data"][0]["y"])) == 3
+    at.slider(key="w_tr_k").set_value(8).run()
+    assert len(plotly_array(chart(at, "fig_step_top")["data"][0]["y"])) == 8
+
+
+def test_the_translator_picker_loads_only_translators(monkeypatch):
+    """A decoder's id typed into the translator's box is refused with a sentence; the page keeps working."""
+    import model_core
+
+    monkeypatch.setattr(model_core, "load_pretrained", lambda name: model_core.tiny_random("decoder"))
+    at = run_app(PAGE, a=SOURCE, tr_max="6", **TINY)
+    at.text_input(key="custom_seq2seq").set_value("someone/gpt-like")
+    at.button(key="load_seq2seq").click().run()
+    assert "is a decoder, not a translator \\(encoder\\-decoder\\)" in texts(at.error)   # escaped Markdown
+    assert at.selectbox(key="w_mt").value == state.TINY
+    assert "fig_cross" in charts(at)
