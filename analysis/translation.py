@@ -82,8 +82,8 @@ def translation_run(model: Any, text: str, max_new_tokens: int = 64, num_beams: 
 
     Under the causal mask, row t of one pass over [start, y1 .. y(T-1)] is exactly what the
     decoder computed at step t of decoding (``teacher_forcing`` checks this numerically), so the
-    step-by-step view comes from a single pass. The start token (the pad id) is left out of the
-    candidates: decoding never produces it.
+    step-by-step view comes from a single pass. The pad token (Marian's start token) is left out of
+    the candidates: decoding never produces it.
     """
     check_text(text)
     _check_translator(model)
@@ -92,7 +92,7 @@ def translation_run(model: Any, text: str, max_new_tokens: int = 64, num_beams: 
     out = _pass(model, result.source, ids)
     n_src, n_tgt = int(result.source.lengths[0]), len(ids)
     probs = out.logits[0].float().softmax(dim=-1)                        # [target_pos, vocab]
-    probs[:, model.config.decoder_start_token_id] = 0.0
+    probs[:, model.config.pad_token_id] = 0.0
     tok = model.tokenizer
     top = tuple(tuple(model_core.top_tokens(row, tok, top_k)) for row in probs)
     start = model.config.decoder_start_token_id

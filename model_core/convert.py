@@ -63,8 +63,13 @@ def decoder_config_from_hf(hf) -> DecoderConfig:
 
 
 def seq2seq_config_from_hf(hf) -> Seq2SeqConfig:
-    """A transformers MarianConfig (or its dict) -> Seq2SeqConfig; refuses what this core does not implement."""
+    """A transformers MarianConfig or BartConfig (or its dict) -> Seq2SeqConfig; refuses what this core does not implement.
+
+    The two differ only in the embeddings: Marian adds the fixed sinusoidal table (sines first, then
+    cosines); BART a learned table whose first two rows are never used, then a LayerNorm.
+    """
     get = hf.get if isinstance(hf, dict) else lambda k, d=None: getattr(hf, k, d)
+    bart = get("model_type") == "bart"
     if get("encoder_attention_heads") != get("decoder_attention_heads") or get("encoder_ffn_dim") != get("decoder_ffn_dim"):
         raise ModelUnavailable("This Marian checkpoint has different encoder and decoder widths; it is not supported.")
     if get("normalize_before", False) or get("add_final_layer_norm", False):
@@ -84,7 +89,7 @@ def seq2seq_config_from_hf(hf) -> Seq2SeqConfig:
         d_mlp=get("encoder_ffn_dim"),
         ln_eps=1e-5,                         # Marian's LayerNorms use torch's default epsilon
         act=_activation(get("activation_function")),
-        pos_kind="sinusoidal_halves",
+        pos_kind="learned" if bart else "sinusoidal_halves",
         pad_token_id=get("pad_token_id") or 0,
         n_decoder_layers=get("decoder_layers"),
         target_vocab_size=0 if target_vocab == vocab else target_vocab,
@@ -92,6 +97,8 @@ def seq2seq_config_from_hf(hf) -> Seq2SeqConfig:
         embed_scale=float(d_model) ** 0.5 if get("scale_embedding", False) else 1.0,
         decoder_start_token_id=get("decoder_start_token_id"),
         eos_token_id=get("eos_token_id"),
+        pos_offset=2 if bart else 0,
+        embed_ln=bart,
     )
 
 
@@ -232,15 +239,21 @@ def gpt2_state_to_ours(sd: dict, cfg: DecoderConfig) -> dict:
     return out
 
 
-def marian_state_to_ours(sd: dict, cfg: Seq2SeqConfig) -> dict:
-    """MarianMTModel state dict -> Seq2Seq state dict.
+def seq2seq_state_to_ours(sd: dict, cfg: Seq2SeqConfig) -> dict:
+    """MarianMTModel or BartForConditionalGeneration state dict -> Seq2Seq state dict.
 
     The token tables (`model.shared`, each stack's `embed_tokens`, `lm_head`) are one tensor in a
     shared-embedding checkpoint: whichever copies are present must be equal (checked, not trusted).
-    The sinusoidal position tables are taken from the checkpoint when it stores them.
+    Marian's sinusoidal position tables are taken from the checkpoint when it stores them; BART's
+    learned ones and its `layernorm_embedding` must be there.
     """
-    D, F, V, VT, P = cfg.d_model, cfg.d_mlp, cfg.vocab_size, cfg.target_vocab, cfg.n_positions
+    D, F, V, VT, P = cfg.d_model, cfg.d_mlp, cfg.vocab_size, cfg.target_vocab, cfg.n_positions + cfg.pos_offset
     expected = {"final_logits_bias": (1, VT)}
+    if cfg.embed_ln:
+        for side in ("encoder", "decoder"):
+            expected.update({f"model.{side}.layernorm_embedding.weight": (D,),
+                             f"model.{side}.layernorm_embedding.bias": (D,),
+                             f"model.{side}.embed_positions.weight": (P, D)})
     for side, n_layers in (("encoder", cfg.n_layers), ("decoder", cfg.n_decoder_layers)):
         attentions = ("self_attn", "encoder_attn") if side == "decoder" else ("self_attn",)
         for i in range(n_layers):
@@ -257,14 +270,14 @@ def marian_state_to_ours(sd: dict, cfg: Seq2SeqConfig) -> dict:
               "model.decoder.embed_tokens.weight": (VT, D), "lm_head.weight": (VT, D)}
     positions = {"model.encoder.embed_positions.weight": (P, D), "model.decoder.embed_positions.weight": (P, D)}
     optional = {k: v for k, v in {**tables, **positions}.items() if k in sd}
-    _take(sd, {**expected, **optional}, set(), "Marian")
+    _take(sd, {**expected, **optional}, set(), "BART" if cfg.embed_ln else "Marian")
     source = sd.get("model.encoder.embed_tokens.weight", sd.get("model.shared.weight"))
     target = sd.get("model.decoder.embed_tokens.weight", sd.get("model.shared.weight") if cfg.shared_embeddings else None)
     if source is None or target is None:
-        raise ModelUnavailable("The Marian weights have no token embedding table; the checkpoint is incomplete.")
+        raise ModelUnavailable("The weights have no token embedding table; the checkpoint is incomplete.")
     copies = [sd[k] for k in tables if k in sd] if cfg.shared_embeddings else [target, sd.get("lm_head.weight", target)]
     if any(not torch.equal(t, copies[0]) for t in copies):
-        raise ModelUnavailable("This Marian checkpoint's token tables are not tied to one another; it is not supported.")
+        raise ModelUnavailable("This checkpoint's token tables are not tied to one another; it is not supported.")
 
     out = {"encoder.embed.tok.weight": source, "decoder.embed.tok.weight": target,
            "final_logits_bias": sd["final_logits_bias"].reshape(VT)}
@@ -272,6 +285,9 @@ def marian_state_to_ours(sd: dict, cfg: Seq2SeqConfig) -> dict:
         key = f"model.{side}.embed_positions.weight"
         if key in sd:
             out[f"{side}.embed.pos.weight"] = sd[key]
+        if cfg.embed_ln:
+            out[f"{side}.embed.ln.weight"] = sd[f"model.{side}.layernorm_embedding.weight"]
+            out[f"{side}.embed.ln.bias"] = sd[f"model.{side}.layernorm_embedding.bias"]
     for side, n_layers in (("encoder", cfg.n_layers), ("decoder", cfg.n_decoder_layers)):
         for i in range(n_layers):
             p, o = f"model.{side}.layers.{i}.", f"{side}.blocks.{i}."
@@ -294,11 +310,11 @@ def marian_state_to_ours(sd: dict, cfg: Seq2SeqConfig) -> dict:
 
 def build_seq2seq(sd: dict, cfg: Seq2SeqConfig) -> Seq2Seq:
     model = Seq2Seq(cfg)
-    ours = {k: v.float() for k, v in marian_state_to_ours(sd, cfg).items()}
+    ours = {k: v.float() for k, v in seq2seq_state_to_ours(sd, cfg).items()}
     # A tied table is one parameter with two names: both names get the same tensor.
     # Position tables the checkpoint leaves out keep the formula's values.
     missing, unexpected = model.load_state_dict(ours, strict=False)
-    allowed_missing = {f"{side}.embed.pos.weight" for side in ("encoder", "decoder")}
+    allowed_missing = set() if cfg.embed_ln else {f"{side}.embed.pos.weight" for side in ("encoder", "decoder")}
     if unexpected or set(missing) - allowed_missing:
         raise ModelUnavailable(f"Internal conversion error: missing {missing}, unexpected {unexpected}.")
     return model.eval()
@@ -317,19 +333,20 @@ def build_decoder(sd: dict, cfg: DecoderConfig, with_head: bool) -> Decoder:
 
 
 def from_hf(hf_module, tokenizer=None):
-    """An eval() transformers BertModel, BertForMaskedLM, GPT2Model, GPT2LMHeadModel or MarianMTModel -> ours, same weights."""
+    """An eval() transformers BertModel, BertForMaskedLM, GPT2Model, GPT2LMHeadModel, MarianMTModel or
+    BartForConditionalGeneration -> ours, same weights."""
     kind = type(hf_module).__name__
     sd = {k: v.detach() for k, v in hf_module.state_dict().items()}
     if kind in ("BertModel", "BertForMaskedLM"):
         model = build_encoder(sd, encoder_config_from_hf(hf_module.config), with_head=kind == "BertForMaskedLM")
     elif kind in ("GPT2Model", "GPT2LMHeadModel"):
         model = build_decoder(sd, decoder_config_from_hf(hf_module.config), with_head=kind == "GPT2LMHeadModel")
-    elif kind == "MarianMTModel":
+    elif kind in ("MarianMTModel", "BartForConditionalGeneration"):
         model = build_seq2seq(sd, seq2seq_config_from_hf(hf_module.config))
     else:
         raise ModelUnavailable(
             f"{kind} is not supported: Attention Explorer reads BertModel, BertForMaskedLM, GPT2Model, "
-            "GPT2LMHeadModel and MarianMTModel."
+            "GPT2LMHeadModel, MarianMTModel and BartForConditionalGeneration."
         )
     model.tokenizer = tokenizer
     model.name = getattr(hf_module.config, "_name_or_path", "") or kind

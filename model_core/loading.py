@@ -171,7 +171,7 @@ def _read_safetensors(folder: Path) -> dict:
 
 
 def load_pretrained(name: str) -> TransformerModel:
-    """A BERT, GPT-2 or Marian (translator) checkpoint by hub id or local folder; raises ModelUnavailable with a sentence."""
+    """A BERT, GPT-2, Marian or BART checkpoint by hub id or local folder; raises ModelUnavailable with a sentence."""
     name = (name or "").strip()
     if not name:
         raise ModelUnavailable("Type a Hugging Face model id (for example bert-base-uncased or gpt2) or a local folder.")
@@ -187,11 +187,11 @@ def load_pretrained(name: str) -> TransformerModel:
         model = build_encoder(sd, encoder_config_from_hf(hf_cfg), with_head=with_head)
     elif model_type == "gpt2":
         model = build_decoder(sd, decoder_config_from_hf(hf_cfg), with_head=True)
-    elif model_type == "marian":
+    elif model_type in ("marian", "bart"):
         model = build_seq2seq(sd, seq2seq_config_from_hf(hf_cfg))
     else:
-        raise _unavailable(name, f"its architecture is '{model_type}', and only BERT, GPT-2 and Marian family "
-                                 "models are supported")
+        raise _unavailable(name, f"its architecture is '{model_type}', and only BERT, GPT-2, Marian and BART "
+                                 "family models are supported")
     try:
         model.tokenizer = load_tokenizer(folder)
     except Exception as err:

@@ -1,7 +1,8 @@
 """The encoder-decoder family (the original Transformer, as Marian writes it), read top to bottom.
 
 Both stacks start from token embeddings times embed_scale (sqrt(d_model) when the config says so)
-plus fixed sinusoidal positions; no LayerNorm on the embeddings.
+plus fixed sinusoidal positions; no LayerNorm on the embeddings. BART is the same but for learned
+positions (offset by 2 rows) and a LayerNorm on the summed embeddings.
 Encoder blocks are post-LN: x = LN(x + self_attn(x)); x = LN(x + mlp(x)); attention is bidirectional
 over the real source tokens.
 Decoder blocks are post-LN with three sublayers:
@@ -39,8 +40,10 @@ class Seq2SeqConfig(ModelConfig):
     target_vocab_size: int = 0           # 0: the same vocabulary as the source
     shared_embeddings: bool = True       # one token table for source and target
     embed_scale: float = 1.0             # sqrt(d_model) for Marian with scale_embedding
-    decoder_start_token_id: int = 0      # the first decoder input (Marian: the pad id)
+    decoder_start_token_id: int = 0      # the first decoder input (Marian: the pad id; BART: </s>)
     eos_token_id: int = 0                # ends a sentence on both sides
+    pos_offset: int = 0                  # learned tables (BART) keep their first rows unused: position p is row p + 2
+    embed_ln: bool = False               # a LayerNorm on the summed embeddings (BART's layernorm_embedding)
 
     @property
     def target_vocab(self) -> int:
@@ -53,25 +56,29 @@ class Seq2SeqOutput(ModelOutput):
 
 
 class StackEmbeddings(nn.Module):
-    """Token (times embed_scale) + position, summed; no segments, no LayerNorm."""
+    """Token (times embed_scale) + position, summed; then a LayerNorm only for BART (`ln`)."""
 
     def __init__(self, cfg: Seq2SeqConfig, tok: nn.Embedding, name: str):
         super().__init__()
         self.name = name
         self.tok = tok
-        self.pos = position_embedding(cfg.n_positions, cfg.d_model, cfg.pos_kind)
+        self.pos = position_embedding(cfg.n_positions + cfg.pos_offset, cfg.d_model, cfg.pos_kind)
+        self.offset = cfg.pos_offset
         self.scale = cfg.embed_scale
+        self.ln = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps) if cfg.embed_ln else None
 
     def forward(self, input_ids, rec):
         n = self.name
         tok = self.tok(input_ids) * self.scale                           # [batch, pos, d_model]
-        pos = self.pos(torch.arange(input_ids.shape[1], device=input_ids.device))[None].expand_as(tok)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device) + self.offset
+        pos = self.pos(positions)[None].expand_as(tok)
         rec(f"{n}.tok", tok)
         rec(f"{n}.pos", pos)
         summed = tok + pos
         rec(f"{n}.sum", summed)
-        rec(f"{n}.out", summed)
-        return summed
+        out = summed if self.ln is None else self.ln(summed)
+        rec(f"{n}.out", out)
+        return out
 
 
 class DecoderBlock(nn.Module):

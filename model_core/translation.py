@@ -2,8 +2,8 @@
 
 The encoder runs once; each decoding step runs the decoder on the whole target prefix (no
 key/value cache: at the lengths the app shows that costs little, and every step is the plain
-forward a page can trace). Both strategies never produce the decoder's start token (the pad id,
-as Marian's `bad_words_ids`) and end with </s>: when `max_new_tokens` is reached the last token is
+forward a page can trace). Both strategies never produce the pad token (Marian's `bad_words_ids`;
+Marian also starts the decoder with it) and end with </s>: when `max_new_tokens` is reached the last token is
 </s>, as transformers' forced end-of-sentence does.
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _step_log_probs(model: Seq2Seq, source: Encoded, memory, prefixes: torch.Ten
                 logits_at=[-1], encoder_hidden=memory.expand(rows, -1, -1))
     logp = out.logits[:, 0].float().log_softmax(dim=-1)                  # [rows, vocab]
     cfg = model.config
-    logp[:, cfg.decoder_start_token_id] = float("-inf")                  # never the start/pad token
+    logp[:, cfg.pad_token_id] = float("-inf")                            # never padding
     if last:                                                             # forced end of sentence
         keep = logp[:, cfg.eos_token_id].clone()
         logp.fill_(float("-inf"))

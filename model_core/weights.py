@@ -37,4 +37,4 @@ def position_table(model: TransformerModel) -> np.ndarray:
     """The model's position embeddings, [n_positions, d_model] (an encoder-decoder's: the encoder's,
     which is the same fixed table as its decoder's)."""
     embed = model.encoder.embed if getattr(model, "family", "") == "seq2seq" else model.embed
-    return _np(embed.pos.weight)
+    return _np(embed.pos.weight[getattr(embed, "offset", 0):])      # BART's two unused rows left out

@@ -53,6 +53,9 @@ with st.sidebar:
 
 view = state.view()
 info = ui.require_model("seq2seq", view.translator)
+# The bundled model's languages by name; a loaded one may translate between others (or, BART, denoise).
+languages = vt.LANGUAGES if view.translator in (state.BUNDLED, state.TINY) else ("source", "target")
+source_lang, target_lang = languages
 ui.require_text(view, "translate it")
 st.caption(
     "The bundled translator learned from the English and French messages of Debian's programs (menus, errors, "
@@ -90,11 +93,11 @@ st.caption(f"The encoder read {len(run.source_tokens)} tokens: " + ui.escape_mar
            + ui.escape_markdown(". ▁ marks the start of a word; </s> ends the sentence. Both languages share one vocabulary."))
 
 # ---------------------------------------------------------------- 2. cross-attention
-st.header("2. Cross-attention: which English tokens each French token reads")
+st.header(f"2. Cross-attention: which {source_lang} tokens each {target_lang} token reads")
 st.markdown(
-    "Each **row** is a step of the decoder, labelled by the French token it produced; each **column** is an English "
-    "token. A row is that step's attention over the source: it sums to 1. Heads that align words put their weight "
-    "on the English word being translated."
+    f"Each **row** is a step of the decoder, labelled by the {target_lang} token it produced; each **column** is a "
+    f"{source_lang} token. A row is that step's attention over the source: it sums to 1. Heads that align words "
+    f"put their weight on the {source_lang} word being translated."
 )
 shape = state.url_widget(st.radio, "tr_view", "Draw it as", options=["heatmap", "lines"], horizontal=True)
 left, right = st.columns(2)
@@ -102,30 +105,34 @@ one_head = run.cross[layer, head]
 mean_heads = run.cross[layer].mean(axis=0)
 with left:
     if shape == "heatmap":
-        chart = vt.cross_heatmap(one_head, run.source_tokens, run.produced, title=f"Layer {layer}, head {head}")
+        chart = vt.cross_heatmap(one_head, run.source_tokens, run.produced, title=f"Layer {layer}, head {head}",
+                                 languages=languages)
     else:
-        chart = vt.cross_lines(one_head, run.source_tokens, run.produced, title=f"Layer {layer}, head {head}")
+        chart = vt.cross_lines(one_head, run.source_tokens, run.produced, title=f"Layer {layer}, head {head}",
+                               languages=languages)
     ui.show_figure(chart, "cross", f"cross_L{layer}H{head}.csv")
 with right:
     if shape == "heatmap":
-        chart = vt.cross_heatmap(mean_heads, run.source_tokens, run.produced, title=f"Layer {layer}, mean of the heads")
+        chart = vt.cross_heatmap(mean_heads, run.source_tokens, run.produced, title=f"Layer {layer}, mean of the heads",
+                                 languages=languages)
     else:
-        chart = vt.cross_lines(mean_heads, run.source_tokens, run.produced, title=f"Layer {layer}, mean of the heads")
+        chart = vt.cross_lines(mean_heads, run.source_tokens, run.produced, title=f"Layer {layer}, mean of the heads",
+                               languages=languages)
     ui.show_figure(chart, "cross_mean", f"cross_L{layer}_mean.csv")
 with st.expander("Every layer and head at a glance"):
-    ui.show_figure(vt.cross_grid(run.cross, run.source_tokens, run.produced, (layer, head)), "cross_grid",
-                   "cross_all_heads.csv")
+    ui.show_figure(vt.cross_grid(run.cross, run.source_tokens, run.produced, (layer, head), languages),
+                   "cross_grid", "cross_all_heads.csv")
 
 # ---------------------------------------------------------------- 3. three kinds of attention
 st.header("3. Three kinds of attention in one Transformer")
 st.markdown(
     f"The same run, layer {layer}, head {head}. Grey cells are blocked by the mask. The encoder blocks nothing "
-    "(every English token sees every other); the decoder's self-attention blocks the upper triangle (a step cannot "
+    f"(every {source_lang} token sees every other); the decoder's self-attention blocks the upper triangle (a step cannot "
     "see tokens not yet written); cross-attention blocks nothing (every step may read the whole source; with a "
     "padded batch the padding columns would be blocked)."
 )
 charts = vt.three_attentions(run.encoder_self[layer, head], run.decoder_self[layer, head], one_head,
-                             run.source_tokens, run.target_inputs, run.produced)
+                             run.source_tokens, run.target_inputs, run.produced, languages)
 for column, (name, chart) in zip(st.columns(3), charts.items()):
     with column:
         ui.show_figure(chart, f"three_{name}", f"{name}_L{layer}H{head}.csv")
@@ -150,7 +157,8 @@ top_k = state.url_widget(st.slider, "tr_k", "Candidates shown (top-k)", min_valu
 ui.show_figure(vpred.topk_figure([run.top[step][:top_k]], [f"step {step}: the next token's candidates"]),
                "step_top", f"step{step}_candidates.csv")
 ui.show_figure(vt.step_rows(run.cross[layer, head, step], run.decoder_self[layer, head, step, : step + 1],
-                            run.source_tokens, so_far, title=f"Step {step}, layer {layer}, head {head}"),
+                            run.source_tokens, so_far, title=f"Step {step}, layer {layer}, head {head}",
+                            languages=languages),
                "step_rows", f"step{step}_L{layer}H{head}_rows.csv")
 if beams > 1:
     st.caption("With beam search the tokens shown are the winning beam's; the candidates are the model's "
@@ -188,5 +196,6 @@ equal = forced.max_difference < 1e-4
     + (": teacher forcing computes exactly what step-by-step decoding would, all at once." if equal else ".")
 )
 ui.show_figure(vt.cross_heatmap(forced.cross[layer, head], run.source_tokens, forced.reference_tokens,
-                                title=f"Cross-attention while reading the reference, layer {layer}, head {head}"),
+                                title=f"Cross-attention while reading the reference, layer {layer}, head {head}",
+                                languages=languages),
                "forced_cross", f"teacher_forcing_cross_L{layer}H{head}.csv")

@@ -7,7 +7,7 @@ import torch
 import transformers
 
 import model_core
-from model_core.convert import marian_state_to_ours, seq2seq_config_from_hf
+from model_core.convert import seq2seq_state_to_ours, seq2seq_config_from_hf
 
 ATOL = 1e-5
 
@@ -121,10 +121,10 @@ def test_shared_tables_are_one_tensor_and_untied_ones_are_refused():
     sd = dict(hf.state_dict())
     sd["lm_head.weight"] = sd["lm_head.weight"] + 1.0
     with pytest.raises(model_core.ModelUnavailable, match="tied"):
-        marian_state_to_ours(sd, seq2seq_config_from_hf(hf.config))
+        seq2seq_state_to_ours(sd, seq2seq_config_from_hf(hf.config))
     del sd["model.decoder.layers.0.fc1.bias"]
     with pytest.raises(model_core.ModelUnavailable, match="missing"):
-        marian_state_to_ours(sd, seq2seq_config_from_hf(hf.config))
+        seq2seq_state_to_ours(sd, seq2seq_config_from_hf(hf.config))
 
 
 def test_position_table_is_the_papers_formula_regrouped():
@@ -235,4 +235,55 @@ def test_an_opus_mt_style_folder_with_sentencepiece_files_loads(tmp_path):
     ids, _ = model_core.generate_ids(ours, model_core.encode(ours, source), max_new_tokens=10)
     ref = hf.generate(**tok(source, return_tensors="pt"), max_new_tokens=10, do_sample=False, num_beams=1,
                       bad_words_ids=[[2]])
+    assert ids == ref[0, 1:].tolist()
+
+
+def tiny_bart(seed=0):
+    torch.manual_seed(seed)
+    cfg = transformers.BartConfig(vocab_size=120, d_model=32, encoder_layers=2, decoder_layers=2,
+                                  encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=40,
+                                  decoder_ffn_dim=40, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
+                                  eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2,
+                                  forced_bos_token_id=None, dropout=0.0, activation_function="gelu")
+    hf = transformers.BartForConditionalGeneration(cfg)
+    gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.1)
+    hf.config._attn_implementation = "eager"
+    return hf.eval()
+
+
+def test_bart_parity_learned_positions_and_embedding_layernorm():
+    hf = tiny_bart()
+    ours = model_core.from_hf(hf)
+    assert ours.config.pos_offset == 2 and ours.encoder.embed.ln is not None
+    ids, mask, dec, dec_mask = padded_batch()
+    ids[1, 5:], dec[0, 4:] = 1, 1                      # BART pads with id 1
+    with torch.no_grad():
+        ref = hf(input_ids=ids, attention_mask=mask, decoder_input_ids=dec, decoder_attention_mask=dec_mask,
+                 output_attentions=True, output_hidden_states=True)
+    out = ours(ids, mask, dec, dec_mask, record=("*",))
+    src, tgt = mask.bool(), dec_mask.bool()
+    close(out.trace["encoder.embed.out"][src], ref.encoder_hidden_states[0][src], "encoder embeddings")
+    close(out.trace["encoder.out"][src], ref.encoder_last_hidden_state[src], "encoder output")
+    for i in range(2):
+        for b, n in ((0, 4), (1, 7)):
+            close(out.trace[f"decoder.blocks.{i}.cross_attn.pattern"][b, :, :n], ref.cross_attentions[i][b, :, :n],
+                  f"decoder layer {i} cross-attention")
+    close(out.logits[tgt], ref.logits[tgt], "logits")
+    table = model_core.position_table(ours)
+    assert table.shape == (64, 32)
+    assert abs(table - hf.model.encoder.embed_positions.weight[2:].detach().numpy()).max() == 0
+
+
+def test_bart_greedy_equals_generate():
+    hf = tiny_bart(seed=5)
+    ours = model_core.from_hf(hf, tokenizer=IdTokenizer())
+    source = [11, 45, 67, 3, 99, 2]
+    enc = model_core.Encoded(torch.tensor([source]), torch.ones(1, 6, dtype=torch.long), torch.zeros(1, 6, dtype=torch.long),
+                             [[str(i) for i in source]], [6], False, 64)
+    ids, _ = model_core.generate_ids(ours, enc, max_new_tokens=15)
+    ref = hf.generate(input_ids=torch.tensor([source]), max_new_tokens=15, do_sample=False, num_beams=1,
+                      bad_words_ids=[[1]])
     assert ids == ref[0, 1:].tolist()

@@ -20,7 +20,10 @@ def test_cross_heatmap_names_both_axes_and_its_table_is_the_matrix():
     pattern = rows_of(len(PRODUCED), len(SOURCE))
     chart = vt.cross_heatmap(pattern, SOURCE, PRODUCED, title="L0 H0")
     layout = chart.figure.to_dict()["layout"]
-    assert layout["yaxis"]["title"]["text"] == vt.TARGET_AXIS and layout["xaxis"]["title"]["text"] == vt.SOURCE_AXIS
+    assert layout["yaxis"]["title"]["text"] == "French token being produced (query)"
+    assert layout["xaxis"]["title"]["text"] == "English token read (key)"
+    other = vt.cross_heatmap(pattern, SOURCE, PRODUCED, languages=("source", "target")).figure.to_dict()["layout"]
+    assert other["yaxis"]["title"]["text"] == "target token being produced (query)"
     np.testing.assert_allclose(chart.table.to_numpy(), pattern)
     assert list(chart.table.index)[1] == "01 ▁fichier" and list(chart.table.columns)[-1] == "07 </s>"
 
@@ -60,6 +63,7 @@ def test_three_attentions_draw_each_mask():
 
 def test_step_rows_and_reference_probabilities():
     chart = vt.step_rows(rows_of(1, len(SOURCE))[0], np.array([0.25, 0.75]), SOURCE, INPUTS[:2])
+    assert "cross-attention: English tokens read" in chart.table.index.get_level_values(0)
     assert chart.table.loc["masked self-attention: French tokens so far"]["weight"].tolist() == [0.25, 0.75]
     probs = vt.reference_probs(PRODUCED, [0.5, 0.9, 0.1, 0.8, 0.7, 0.99])
     np.testing.assert_allclose(probs.table["loss (nats)"].to_numpy(), -np.log([0.5, 0.9, 0.1, 0.8, 0.7, 0.99]))

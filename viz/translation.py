@@ -16,31 +16,40 @@ from viz.common import (LINE_COLOURS, SEQUENTIAL, Chart, colorscale, figure, lay
 from viz.heatmap import heatmap
 from viz.lines import lines
 
-TARGET_AXIS = "French token being produced (query)"
-SOURCE_AXIS = "English token read (key)"
+# (source language, target language) as the labels name them; a loaded model that is not the
+# bundled English-to-French one is labelled ("source", "target").
+LANGUAGES = ("English", "French")
 # The every-head grid draws at most this many target and source positions.
 GRID_MAX = 40
 
 
+def target_axis(languages: tuple[str, str] = LANGUAGES) -> str:
+    return f"{languages[1]} token being produced (query)"
+
+
+def source_axis(languages: tuple[str, str] = LANGUAGES) -> str:
+    return f"{languages[0]} token read (key)"
+
+
 def cross_heatmap(pattern: np.ndarray, source_tokens: Sequence[str], produced: Sequence[str], *,
-                  title: str = "") -> Chart:
+                  title: str = "", languages: tuple[str, str] = LANGUAGES) -> Chart:
     """One cross-attention matrix [target_pos, source_pos]; rows named by the token produced there.
 
     Table: the matrix, index "03 fichier" (the produced tokens), columns the source tokens.
     """
     return heatmap(pattern, token_labels(produced), token_labels(source_tokens), title=title,
-                   row_title=TARGET_AXIS, col_title=SOURCE_AXIS, zmin=0.0, zmax=1.0)
+                   row_title=target_axis(languages), col_title=source_axis(languages), zmin=0.0, zmax=1.0)
 
 
 def cross_lines(pattern: np.ndarray, source_tokens: Sequence[str], produced: Sequence[str], *,
-                title: str = "") -> Chart:
+                title: str = "", languages: tuple[str, str] = LANGUAGES) -> Chart:
     """The cross-attention of one head as lines from each produced token to the source tokens it reads."""
     return lines(pattern, produced, key_tokens=source_tokens, title=title, min_weight=0.1,
-                 sides=("French, being produced", "English, read"), names=("target", "source"))
+                 sides=(f"{languages[1]}, being produced", f"{languages[0]}, read"), names=("target", "source"))
 
 
 def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequence[str],
-               selected: tuple[int, int] | None = None) -> Chart:
+               selected: tuple[int, int] | None = None, languages: tuple[str, str] = LANGUAGES) -> Chart:
     """Every layer x head of cross-attention as small heatmaps (rows = layers, columns = heads).
 
     At most GRID_MAX target rows and source columns are drawn (the first ones); the title says so.
@@ -70,8 +79,8 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
                                                       autorange="reversed")
     cut = "" if (t_shown, s_shown) == (n_t, n_s) else f" (first {t_shown} target x {s_shown} source tokens)"
     layout.update(height=int(120 + 170 * n_layers), margin=dict(l=10, r=10, t=70, b=10),
-                  title=dict(text=f"Cross-attention of every head{cut}: rows = French tokens produced, "
-                                  "columns = English tokens"))
+                  title=dict(text=f"Cross-attention of every head{cut}: rows = {languages[1]} tokens produced, "
+                                  f"columns = {languages[0]} tokens"))
     index = pd.MultiIndex.from_tuples(
         [(layer, head, label) for layer in range(n_layers) for head in range(n_heads)
          for label in token_labels(produced)[:t_shown]], names=["layer", "head", "target"])
@@ -81,7 +90,7 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
 
 def three_attentions(encoder_self: np.ndarray, decoder_self: np.ndarray, cross: np.ndarray,
                      source_tokens: Sequence[str], target_inputs: Sequence[str],
-                     produced: Sequence[str]) -> dict[str, Chart]:
+                     produced: Sequence[str], languages: tuple[str, str] = LANGUAGES) -> dict[str, Chart]:
     """The three kinds of attention of one layer and head, each with its mask drawn (grey = blocked).
 
     Encoder self-attention: source x source, nothing blocked (bidirectional). Decoder self-attention:
@@ -93,24 +102,25 @@ def three_attentions(encoder_self: np.ndarray, decoder_self: np.ndarray, cross: 
     source = token_labels(source_tokens)
     return {
         "encoder": heatmap(encoder_self, source, source, title="Encoder self-attention (bidirectional)",
-                           row_title="English token (query)", col_title="English token (key)",
+                           row_title=f"{languages[0]} token (query)", col_title=f"{languages[0]} token (key)",
                            masked=np.zeros(encoder_self.shape, dtype=bool)),
         "decoder": heatmap(decoder_self, token_labels(produced), token_labels(target_inputs),
-                           title="Decoder masked self-attention (causal)", row_title=TARGET_AXIS,
+                           title="Decoder masked self-attention (causal)", row_title=target_axis(languages),
                            col_title="decoder input (key)", masked=causal_blocked),
         "cross": heatmap(cross, token_labels(produced), source, title="Cross-attention (decoder reads encoder)",
-                         row_title=TARGET_AXIS, col_title=SOURCE_AXIS, masked=np.zeros(cross.shape, dtype=bool)),
+                         row_title=target_axis(languages), col_title=source_axis(languages),
+                         masked=np.zeros(cross.shape, dtype=bool)),
     }
 
 
 def step_rows(cross_row: np.ndarray, self_row: np.ndarray, source_tokens: Sequence[str],
-              so_far: Sequence[str], *, title: str = "") -> Chart:
+              so_far: Sequence[str], *, title: str = "", languages: tuple[str, str] = LANGUAGES) -> Chart:
     """One decoding step's two attention rows as bars: over the source (cross) and over the tokens so far (causal).
 
     Table: one row per bar, indexed by (attention, token), column "weight".
     """
-    panels = (("cross-attention: English tokens read", token_labels(source_tokens), np.asarray(cross_row)),
-              ("masked self-attention: French tokens so far", token_labels(so_far), np.asarray(self_row)))
+    panels = ((f"cross-attention: {languages[0]} tokens read", token_labels(source_tokens), np.asarray(cross_row)),
+              (f"masked self-attention: {languages[1]} tokens so far", token_labels(so_far), np.asarray(self_row)))
     layout = subplots_layout(1, 2, [name for name, _, _ in panels], horizontal_spacing=0.18)
     data, rows = [], []
     for col, (name, labels, weights) in enumerate(panels, start=1):
