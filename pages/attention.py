@@ -65,19 +65,6 @@ if hide:
         segments = [segments[i] for i in keep] if segments is not None else None
 stem = f"{family}_L{layer}H{head}"
 
-
-def _pick_head() -> None:
-    """Click on the overview: open the clicked head (runs before the page, so widgets can change)."""
-    event = st.session_state.get("fig_att_grid")
-    points = (event or {}).get("selection", {}).get("points", [])
-    for point in points:
-        data = point.get("customdata")
-        if isinstance(data, (list, tuple)) and len(data) == 2:
-            state.set_param("layer", int(data[0]), widget_key="att_layer")
-            state.set_param("head", int(data[1]), widget_key="att_head")
-            return
-
-
 # ---------------------------------------------------------------- every head
 st.subheader("Every layer and head at a glance")
 st.caption("Rows of tiles are layers (0 = closest to the input), columns are heads. "
@@ -89,7 +76,7 @@ if block > 1:
             "the queries). The single-head views below show every token.")
 ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, head)), "att_grid",
                f"{family}_all_heads.csv", label="Download all heads (CSV)" + (" (in blocks)" if block > 1 else ""),
-               on_select=_pick_head, selection_mode="points")
+               on_select=ui.open_clicked_head("fig_att_grid", "att"), selection_mode="points")
 
 # ---------------------------------------------------------------- one head
 st.subheader(f"Layer {layer}, head {head}")

@@ -119,9 +119,10 @@ with right:
         chart = vt.cross_lines(mean_heads, run.source_tokens, run.produced, title=f"Layer {layer}, mean of the heads",
                                languages=languages)
     ui.show_figure(chart, "cross_mean", f"cross_L{layer}_mean.csv")
-with st.expander("Every layer and head at a glance"):
+with st.expander("Every layer and head at a glance (click a tile's corner square to open that head)"):
     ui.show_figure(vt.cross_grid(run.cross, run.source_tokens, run.produced, (layer, head), languages),
-                   "cross_grid", "cross_all_heads.csv")
+                   "cross_grid", "cross_all_heads.csv", on_select=ui.open_clicked_head("fig_cross_grid", "tr"),
+                   selection_mode="points")
 
 # ---------------------------------------------------------------- 3. three kinds of attention
 st.header("3. Three kinds of attention in one Transformer")

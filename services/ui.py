@@ -16,7 +16,7 @@ import streamlit as st
 import analysis
 
 from .models import ModelInfo, Problem, model_info
-from .state import FAMILIES, View, url_widget
+from .state import FAMILIES, View, set_param, url_widget
 
 T = TypeVar("T")
 
@@ -77,6 +77,23 @@ def layer_head(info: ModelInfo, key: str, columns: Sequence[Any] | None = None) 
     with places[1]:
         head = url_widget(st.selectbox, "head", "Head", options=list(range(info.n_heads)), key=f"{key}_head")
     return layer, head
+
+
+def open_clicked_head(figure_key: str, key: str) -> Callable[[], None]:
+    """An ``on_select`` callback for a figure whose clickable points carry ``customdata`` [layer, head]:
+    the clicked head opens in the pickers ``layer_head(info, key)`` drew. It runs before the page, so the
+    widgets can still change."""
+
+    def pick() -> None:
+        event = st.session_state.get(figure_key)
+        for point in (event or {}).get("selection", {}).get("points", []):
+            data = point.get("customdata")
+            if isinstance(data, (list, tuple)) and len(data) == 2:
+                set_param("layer", int(data[0]), widget_key=f"{key}_layer")
+                set_param("head", int(data[1]), widget_key=f"{key}_head")
+                return
+
+    return pick
 
 
 def show_notes(text: str, tokens: Sequence[str], truncated: bool, n_positions: int,

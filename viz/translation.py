@@ -53,6 +53,7 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
     """Every layer x head of cross-attention as small heatmaps (rows = layers, columns = heads).
 
     At most GRID_MAX target rows and source columns are drawn (the first ones); the title says so.
+    Each tile has a clickable square in its corner (a scatter trace, ``customdata`` = [layer, head]).
     Table: one row per (layer, head, target token), one column per source token drawn.
     """
     cross = np.asarray(cross, dtype=np.float32)
@@ -74,6 +75,12 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
                              hovertemplate=(f"layer {layer} head {head}<br>target %{{customdata[0]}}<br>"
                                             "source %{customdata[1]}<br>weight %{z:.3f}<extra></extra>"),
                              colorbar=dict(title=dict(text="weight"), thickness=12), **axes))
+            # A clickable square in the tile's corner opens the head (customdata = [layer, head]).
+            data.append(dict(type="scatter", x=[0], y=[0], mode="markers", customdata=[[layer, head]],
+                             marker=dict(size=10, symbol="square", line=dict(color="#333", width=1),
+                                         color="#E69F00" if (layer, head) == selected else "white"),
+                             hovertemplate=f"layer {layer}, head {head}<br>click to open<extra></extra>",
+                             showlegend=False, name="heads", **axes))
             layout[layout_axis(axes["xaxis"])].update(showticklabels=False, showgrid=False, zeroline=False)
             layout[layout_axis(axes["yaxis"])].update(showticklabels=False, showgrid=False, zeroline=False,
                                                       autorange="reversed")
