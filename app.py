@@ -156,5 +156,6 @@ PAGES = [
     st.Page("pages/predictions.py", title="Predictions"),
     st.Page("pages/walkthrough.py", title="Walkthrough"),
     st.Page("pages/translation.py", title="Translation"),
+    st.Page("pages/objectives.py", title="Objectives"),
 ]
 st.navigation(PAGES).run()

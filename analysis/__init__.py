@@ -16,7 +16,12 @@ from .common import MARKERS, SPECIAL_TOKENS, check_layer_head, check_text, cosin
 from .embeddings import (EmbeddingParts, LayerVectors, SpanScores, SwapComparison, component_norms,
                          embedding_parts, layer_vectors, nearest_tokens, projections_onto, shared_words,
                          span_scores, swap_comparison)
+from .finetuning import FineTuneShapes, finetune_shapes
 from .masks import MaskSteps, PrefixChange, mask_steps, padding_difference, prefix_experiment, shorter_version
+from .objectives import (MaskingEpochs, MassSpan, PermutationView, PrefixWhatIf, masking_epochs, mass_span,
+                         objective_masks, permutation_view, prefix_what_if, word_positions)
+from .optimisers import Race, race
+from .optimisers import surface as loss_surface
 from .positional import (offset_rotation, pca_2d, position_embeddings, similarity_by_distance,
                          similarity_matrix, sinusoidal)
 from .predictions import (Ablation, BlankFill, MaskingRun, MaskPlan, ablation, bert_mask_plan, continuation,
@@ -31,6 +36,9 @@ __all__ = [
     "MARKERS", "SPECIAL_TOKENS", "check_layer_head", "check_text", "cosine", "input_notes",
     "EmbeddingParts", "LayerVectors", "SpanScores", "SwapComparison", "component_norms", "embedding_parts",
     "layer_vectors", "nearest_tokens", "projections_onto", "shared_words", "span_scores", "swap_comparison",
+    "FineTuneShapes", "finetune_shapes",
+    "MaskingEpochs", "MassSpan", "PermutationView", "PrefixWhatIf", "masking_epochs", "mass_span", "objective_masks", "permutation_view",
+    "prefix_what_if", "word_positions", "Race", "race", "loss_surface",
     "MaskSteps", "PrefixChange", "mask_steps", "padding_difference", "prefix_experiment", "shorter_version",
     "offset_rotation", "pca_2d", "position_embeddings", "similarity_by_distance", "similarity_matrix", "sinusoidal",
     "Ablation", "BlankFill", "MaskingRun", "MaskPlan", "ablation", "bert_mask_plan", "continuation",

@@ -43,6 +43,7 @@ from .layers import (
     weighted_values,
 )
 from .loading import load_bundled, load_pretrained, tiny_random
+from .objectives import OBJECTIVES, check_order, objective_masks
 from .seq2seq import Seq2Seq, Seq2SeqConfig, Seq2SeqOutput
 from .text import Encoded, encode, fill_mask, greedy_continue, next_token, top_tokens
 from .trace import Recorder, Trace
@@ -54,7 +55,7 @@ __all__ = [
     "from_hf", "Decoder", "DecoderConfig", "Encoder", "EncoderConfig", "Seq2Seq", "Seq2SeqConfig", "Seq2SeqOutput",
     "attend", "attention_pattern", "causal_allowed", "gelu_exact", "gelu_tanh", "mask_scores", "padding_allowed",
     "raw_scores", "scale_scores", "sinusoidal_halves", "sinusoidal_table", "weighted_values",
-    "load_bundled", "load_pretrained", "tiny_random",
+    "load_bundled", "load_pretrained", "tiny_random", "OBJECTIVES", "check_order", "objective_masks",
     "Encoded", "encode", "fill_mask", "greedy_continue", "next_token", "top_tokens",
     "Recorder", "Trace", "head_weights", "position_table",
     "Translation", "generate_ids", "translate", "translate_full",

@@ -128,7 +128,14 @@ def check_inputs(config: ModelConfig, input_ids, attention_mask, head_mask, side
         attention_mask = torch.ones_like(input_ids)
     elif attention_mask.dim() == 1:
         attention_mask = attention_mask[None]
-    if tuple(attention_mask.shape) != (batch, n_pos):
+    if attention_mask.dim() == 3:
+        # An explicit who-sees-whom matrix [batch, query_pos, key_pos] (a what-if: it replaces the
+        # family's own padding and causal masks).
+        if tuple(attention_mask.shape) != (batch, n_pos, n_pos):
+            raise InputError(f"An allowed matrix must have shape {(batch, n_pos, n_pos)}, got {tuple(attention_mask.shape)}.")
+        if not attention_mask.bool().any(dim=-1).all():
+            raise InputError("Every query position must be allowed to see at least one key position.")
+    elif tuple(attention_mask.shape) != (batch, n_pos):
         raise InputError(
             f"The attention mask has shape {tuple(attention_mask.shape)}, while the {side} ids have "
             f"shape {(batch, n_pos)}; they must match."

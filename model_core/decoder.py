@@ -73,9 +73,13 @@ class Decoder(TransformerModel):
 
     def _forward(self, input_ids, attention_mask, token_type_ids, rec, head_mask, logits_at=None):
         n_pos = input_ids.shape[1]
-        # Causal AND padding: query t may look at real keys at positions <= t.
-        allowed = padding_allowed(attention_mask) & causal_allowed(n_pos, input_ids.device)
-        mask_needed = n_pos > 1 or not bool(attention_mask.all())
+        if attention_mask.dim() == 3:
+            # A what-if mask (e.g. a prefix LM's) replaces the causal one the model was trained with.
+            allowed, mask_needed = attention_mask.bool(), True
+        else:
+            # Causal AND padding: query t may look at real keys at positions <= t.
+            allowed = padding_allowed(attention_mask) & causal_allowed(n_pos, input_ids.device)
+            mask_needed = n_pos > 1 or not bool(attention_mask.all())
         x = self.embed(input_ids, rec)
         for i, block in enumerate(self.blocks):
             x = block(x, allowed, rec, None if head_mask is None else head_mask[i], mask_needed)

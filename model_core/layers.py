@@ -84,7 +84,12 @@ def position_embedding(n_positions: int, d_model: int, kind: str) -> nn.Embeddin
 # ---------------------------------------------------------------- masks
 
 def padding_allowed(attention_mask: torch.Tensor) -> torch.Tensor:
-    """[batch, pos] 1/0 mask -> allowed[batch, query_pos, key_pos]: any query may look at every real key."""
+    """[batch, pos] 1/0 mask -> allowed[batch, query_pos, key_pos]: any query may look at every real key.
+
+    A [batch, query_pos, key_pos] mask is already an allowed matrix (a what-if mask) and is returned as is.
+    """
+    if attention_mask.dim() == 3:
+        return attention_mask.bool()
     keys = attention_mask.bool()[:, None, :]                            # [batch, 1, key_pos]
     return keys.expand(-1, attention_mask.shape[1], -1)                 # [batch, query_pos, key_pos]
 
@@ -174,13 +179,16 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)         # rows: W_Q, then W_K, then W_V
         self.out = nn.Linear(d_model, d_model)             # W_O
 
-    def forward(self, x, allowed, rec: Recorder, head_mask=None, mask_needed=True):
-        rec(f"{self.name}.input", x)
+    def forward(self, x, allowed, rec: Recorder, head_mask=None, mask_needed=True, name=None):
+        """``name`` overrides the fixed label for this call: a block shared by every layer (ALBERT) is
+        recorded under each layer's name in turn."""
+        name = name or self.name
+        rec(f"{name}.input", x)
         q, k, v = self.qkv(x).chunk(3, dim=-1)                                # each [batch, pos, d_model]
         q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))           # each [batch, head, pos, d_head]
-        z = attend(self.name, q, k, v, allowed, rec, head_mask, mask_needed)
+        z = attend(name, q, k, v, allowed, rec, head_mask, mask_needed)
         out = self.out(merge_heads(z))                                        # [batch, pos, d_model]
-        rec(f"{self.name}.out", out)
+        rec(f"{name}.out", out)
         return out
 
 
@@ -221,11 +229,13 @@ class FeedForward(nn.Module):
         self.fc_out = nn.Linear(d_mlp, d_model)
         self.act = ACTIVATIONS[act]
 
-    def forward(self, x, rec: Recorder):
+    def forward(self, x, rec: Recorder, name=None):
+        """``name`` overrides the fixed label for this call, as in SelfAttention."""
+        name = name or self.name
         pre = self.fc_in(x)                          # [batch, pos, d_mlp]
-        rec(f"{self.name}.pre", pre)
+        rec(f"{name}.pre", pre)
         post = self.act(pre)
-        rec(f"{self.name}.post", post)
+        rec(f"{name}.post", post)
         out = self.fc_out(post)                      # [batch, pos, d_model]
-        rec(f"{self.name}.out", out)
+        rec(f"{name}.out", out)
         return out

@@ -163,3 +163,45 @@ def teacher_forcing(model_id: str, text: str, reference: str) -> analysis.Teache
     """analysis.teacher_forcing: the reference scored in one pass, checked against step-by-step decoding."""
     with user_errors():
         return analysis.teacher_forcing(load("seq2seq", model_id), text, reference)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def masking_epochs(model_id: str, text: str, seed: int, epochs: int = 4) -> analysis.MaskingEpochs:
+    """analysis.masking_epochs: BERT's static mask against RoBERTa's dynamic masks."""
+    with user_errors():
+        return analysis.masking_epochs(load("encoder", model_id), text, seed, epochs)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def mass_span(encoder_id: str, decoder_id: str, text: str, start: int, length: int) -> analysis.MassSpan:
+    """analysis.mass_span: a hidden span, filled by the encoder at once and by the decoder left to right."""
+    with user_errors():
+        return analysis.mass_span(load("encoder", encoder_id), load("decoder", decoder_id), text, start, length)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def permutation_view(model_id: str, text: str, order: tuple[int, ...], position: int) -> analysis.PermutationView:
+    """analysis.permutation_view: what one position may read under an XLNet order, and the encoder's guess."""
+    with user_errors():
+        return analysis.permutation_view(load("encoder", model_id), text, order, position)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def prefix_what_if(model_id: str, text: str, prefix: int, layer: int, head: int) -> analysis.PrefixWhatIf:
+    """analysis.prefix_what_if: the decoder's head under its causal mask and under a prefix-LM mask."""
+    with user_errors():
+        return analysis.prefix_what_if(load("decoder", model_id), text, prefix, layer, head)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def finetune_shapes(model_id: str, sentence_a: str, sentence_b: str, seed: int) -> analysis.FineTuneShapes:
+    """analysis.finetune_shapes: untrained classification and span heads on the encoder's outputs."""
+    with user_errors():
+        return analysis.finetune_shapes(load("encoder", model_id), sentence_a, sentence_b, seed)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def objective_masks(name: str, n: int, params: tuple[tuple[str, object], ...] = ()) -> dict[str, np.ndarray]:
+    """analysis.objective_masks: an objective's who-sees-whom over ``n`` positions (``params`` as sorted pairs)."""
+    with user_errors():
+        return analysis.objective_masks(name, n, **dict(params))

@@ -4,7 +4,8 @@
 Names shared by several pages (the sidebar's ``a``, ``b``, ``enc``, ``dec``, ``mt``; the page's
 ``model``, ``layer``, ``head``) carry the same choice from page to page; a page's own
 options are prefixed by the page (``at_`` Attention, ``mk_`` Masks, ``pe_`` Positional
-encoding, ``em_`` Embeddings, ``pr_`` Predictions, ``wt_`` Walkthrough, ``tr_`` Translation). Links shared
+encoding, ``em_`` Embeddings, ``pr_`` Predictions, ``wt_`` Walkthrough, ``tr_`` Translation,
+``ob_`` Objectives). Links shared
 before this scheme keep working: ``ALIASES`` maps each old name to its new one.
 
 ``view()`` returns the sidebar's part as a frozen ``View``; ``url_widget()`` and
@@ -111,6 +112,19 @@ PARAMS: dict[str, Param] = {
     "tr_view": Param("heatmap", "cross-attention as a heatmap or lines"),
     "tr_step": Param(0, "decoding step shown"),
     "tr_k": Param(5, "candidates shown per step (top-k)"),
+    # Objectives
+    "ob_show": Param(None, "objective cards shown (comma list)"),
+    "ob_pair": Param(False, "cards two side by side"),
+    "ob_seed": Param(0, "seed of the masking"),
+    "ob_order": Param("", "XLNet factorisation order typed (empty: seeded random)"),
+    "ob_pos": Param(None, "XLNet position predicted (the middle word)"),
+    "ob_start": Param(None, "MASS span start (the second word)"),
+    "ob_len": Param(2, "MASS span length"),
+    "ob_prefix": Param(None, "prefix length of the prefix LM (half the tokens)"),
+    "ob_ft": Param(0, "seed of the untrained fine-tuning heads"),
+    "ob_steps": Param(200, "optimiser steps"),
+    "ob_wd": Param(0.1, "weight decay"),
+    "ob_lr": Param(1.0, "learning-rate factor"),
 }
 
 # Names used by links shared before the naming scheme: old -> new.

@@ -19,7 +19,7 @@ from services import cached, models, state, ui
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 PAGES = ("pages/attention.py", "pages/masks.py", "pages/positional.py", "pages/embeddings.py",
-         "pages/predictions.py", "pages/walkthrough.py", "pages/translation.py")
+         "pages/predictions.py", "pages/walkthrough.py", "pages/translation.py", "pages/objectives.py")
 # The list of bad inputs (besides hub ids, tested below).
 BAD_TEXTS = {
     "spaces": "    ",

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path(__file__).resolve().parent / "_screenshots"
-PAGES = ["attention", "masks", "positional", "embeddings", "predictions", "walkthrough", "translation"]
+PAGES = ["attention", "masks", "positional", "embeddings", "predictions", "walkthrough", "translation", "objectives"]
 SETTLE_MS = 120_000          # a cold page on a busy 2-core machine can take this long
 # What "the page changed" means while waiting for a rerun to finish.
 SETTLE_JS = """() => ({

@@ -19,6 +19,7 @@ from viz import embeddings as ve
 from viz import heatmap as vh
 from viz import lines as vl
 from viz import masks as vm
+from viz import objectives as vob
 from viz import overview as vo
 from viz import positional as vp
 from viz import predictions as vpred
@@ -111,6 +112,15 @@ def _builders():
                                                                  TOKENS, TOKENS, TOKENS)["decoder"],
         "step_rows": lambda: vt.step_rows(_pattern()[0], np.array([0.4, 0.6]), TOKENS, TOKENS[:2], title="s"),
         "reference_probs": lambda: vt.reference_probs(TOKENS, [0.5, 0.2, 0.9, 0.1, 0.3, 0.99], title="r"),
+        "epochs_figure": lambda: vob.epochs_figure(TOKENS, [["special", "[MASK]", "not chosen", "random",
+                                                             "special", "special"]] * 2, title="e"),
+        "race_figure": lambda: vob.race_figure(analysis.race(steps=5).paths, *analysis.loss_surface(20)),
+        "loss_curves": lambda: vob.loss_curves(analysis.race(steps=5).losses),
+        "head_outputs": lambda: vob.head_outputs(np.array([0.4, 0.6]), TOKENS, [1, 2], np.array([0.3, 0.7]),
+                                                 np.array([0.5, 0.5])),
+        "head_outputs without a passage": lambda: vob.head_outputs(np.array([0.4, 0.6]), TOKENS, [], np.zeros(0),
+                                                                   np.zeros(0)),
+        "action_strips via masking_figure": lambda: vpred.masking_figure(["a"], ["[MASK]"], ["[MASK]"]),
     }
 
 

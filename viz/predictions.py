@@ -59,6 +59,36 @@ def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequ
     return Chart(figure(data, layout), table)
 
 
+def action_strips(rows: Sequence[tuple[str, Sequence[str], Sequence[str]]], labels: Sequence[str]) -> list[dict]:
+    """Rows of squares, one per position, coloured by what the masking did there (ACTION_COLOURS).
+
+    ``rows``: (row name, the tokens written in the squares, the action at each position), drawn top
+    to bottom at y = len(rows) - 1 ... 0; ``labels`` name the positions in the hover. One trace per
+    (action, row), so the legend lists each action once.
+    """
+    data, shown = [], set()
+    n_labels = len(labels)
+    for index, (row, row_tokens, actions) in enumerate(rows):
+        y = float(len(rows) - 1 - index)
+        texts = [plot_text(t) for t in row_tokens]
+        for action, colour in ACTION_COLOURS.items():
+            where = [i for i, a in enumerate(actions) if a == action]
+            if not where:
+                continue
+            data.append(dict(
+                type="scatter", x=where, y=[y] * len(where), name=action, legendgroup=action,
+                mode="markers+text" if n_labels <= MAX_POINT_LABELS else "markers",   # long: tokens on hover
+                showlegend=action not in shown,
+                marker={"symbol": "square", "size": 30, "color": colour, "opacity": 0.45,
+                        "line": {"color": "#555555", "width": 1}},
+                text=[texts[i] for i in where], textposition="middle center",
+                customdata=[plot_text(labels[i]) for i in where],
+                hovertemplate=f"%{{customdata}}<br>{plot_text(row)}: %{{text}}<br>{action}<extra></extra>",
+            ))
+            shown.add(action)
+    return data
+
+
 def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: Sequence[str]) -> Chart:
     """Two strips: the sentence, and what the model sees, cells coloured by what happened.
 
@@ -68,26 +98,9 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
     if not len(tokens) == len(input_tokens) == len(actions):
         raise ValueError(f"{len(tokens)} tokens, {len(input_tokens)} input tokens and {len(actions)} actions "
                          "must match")
-    raw_tokens, raw_inputs = tokens, input_tokens
-    labels = [plot_text(label) for label in token_labels(tokens)]
-    tokens, input_tokens = [plot_text(t) for t in tokens], [plot_text(t) for t in input_tokens]
-    data = []
-    for action, colour in ACTION_COLOURS.items():
-        where = [i for i, a in enumerate(actions) if a == action]
-        if not where:
-            continue
-        for y, row_tokens, row in ((1.0, tokens, "sentence"), (0.0, input_tokens, "model input")):
-            data.append(dict(
-                type="scatter", x=where, y=[y] * len(where), name=action, legendgroup=action,
-                mode="markers+text" if len(tokens) <= MAX_POINT_LABELS else "markers",   # long: tokens on hover
-                showlegend=row == "sentence",
-                marker={"symbol": "square", "size": 30, "color": colour, "opacity": 0.45,
-                        "line": {"color": "#555555", "width": 1}},
-                text=[row_tokens[i] for i in where], textposition="middle center",
-                customdata=[labels[i] for i in where],
-                hovertemplate=f"%{{customdata}}<br>{row}: %{{text}}<br>{action}<extra></extra>",
-            ))
-    tick_positions, tick_texts = axis_ticks(token_labels(raw_tokens))    # every token, or every k-th of a long input
+    labels = token_labels(tokens)
+    data = action_strips((("sentence", tokens, actions), ("model input", input_tokens, actions)), labels)
+    tick_positions, tick_texts = axis_ticks(labels)    # every token, or every k-th of a long input
     layout = dict(
         title=dict(text="BERT masking: chosen positions and what the model sees"), height=260,
         legend={"orientation": "h", "y": -0.35},
@@ -95,8 +108,8 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
         xaxis=dict(title=dict(text="pos"), range=[-0.7, len(tokens) - 0.3], tickvals=tick_positions,
                    ticktext=tick_texts),
     )
-    table = pd.DataFrame({"token": list(raw_tokens), "model input": list(raw_inputs), "what happened": list(actions)},
-                         index=pd.Index(token_labels(raw_tokens), name="pos"))
+    table = pd.DataFrame({"token": list(tokens), "model input": list(input_tokens), "what happened": list(actions)},
+                         index=pd.Index(labels, name="pos"))
     return Chart(figure(data, layout), table)
 
 
