@@ -25,7 +25,7 @@ from .optimisers import surface as loss_surface
 from .positional import (offset_rotation, pca_2d, position_embeddings, similarity_by_distance,
                          similarity_matrix, sinusoidal)
 from .predictions import (Ablation, BlankFill, MaskingRun, MaskPlan, ablation, bert_mask_plan, continuation,
-                          mask_predictions, mlm_masking, next_tokens, words_to_hide)
+                          mask_predictions, mlm_masking, next_tokens, with_model_mask, words_to_hide)
 from .translation import TeacherForcing, TranslationRun, teacher_forcing, translation_notes, translation_run
 from .walkthrough import (HeadSteps, activation_curves, batch_norm, head_steps, layer_norm, norm_stats,
                           scaling_experiment, score_decomposition)
@@ -42,7 +42,7 @@ __all__ = [
     "MaskSteps", "PrefixChange", "mask_steps", "padding_difference", "prefix_experiment", "shorter_version",
     "offset_rotation", "pca_2d", "position_embeddings", "similarity_by_distance", "similarity_matrix", "sinusoidal",
     "Ablation", "BlankFill", "MaskingRun", "MaskPlan", "ablation", "bert_mask_plan", "continuation",
-    "mask_predictions", "mlm_masking", "next_tokens", "words_to_hide",
+    "mask_predictions", "mlm_masking", "next_tokens", "with_model_mask", "words_to_hide",
     "TeacherForcing", "TranslationRun", "teacher_forcing", "translation_notes", "translation_run",
     "HeadSteps", "activation_curves", "batch_norm", "head_steps", "layer_norm", "norm_stats", "scaling_experiment",
     "score_decomposition",

@@ -28,6 +28,21 @@ def check_mlm(model: Any) -> None:
         raise InputError(f"{model.name}'s tokenizer has no [MASK] token, so it cannot fill in blanks.")
 
 
+# The ways a user may type a blank: BERT's and RoBERTa's spelling; each becomes the model's own.
+TYPED_MASKS = ("[MASK]", "<mask>")
+
+
+def with_model_mask(model: Any, text: str) -> str:
+    """``text`` with every typed blank ([MASK] or <mask>) spelled as this model's mask token."""
+    own = getattr(model.tokenizer, "mask_token", None)
+    if not own:
+        return text
+    for typed in TYPED_MASKS:
+        if typed != own:
+            text = text.replace(typed, own)
+    return text
+
+
 def _special_ids(tokenizer: Any) -> set[int]:
     return set(int(i) for i in getattr(tokenizer, "all_special_ids", []) or [])
 
@@ -54,7 +69,7 @@ def _blanked(model: Any, text: str, mask_positions: Sequence[int]) -> tuple[mode
     Returns the encoding, every blank's position (typed [MASK]s included) and the token
     each blank hides ("[MASK]" where typed); raises InputError when there is no blank.
     """
-    enc = encode(model, [text])
+    enc = encode(model, [with_model_mask(model, text)])
     n = int(enc.lengths[0])
     ids = enc.input_ids.clone()
     mask_id = int(model.tokenizer.mask_token_id)
@@ -64,8 +79,9 @@ def _blanked(model: Any, text: str, mask_positions: Sequence[int]) -> tuple[mode
             ids[0, pos] = mask_id
     positions = [int(p) for p in (ids[0, :n] == mask_id).nonzero().flatten().tolist()]
     if not positions:
-        raise InputError("There is no blank to fill: type [MASK] where a word is missing "
-                         "(for example: Paris is the [MASK] of France.) or pick a word to hide.")
+        mask = model.tokenizer.mask_token
+        raise InputError(f"There is no blank to fill: type {mask} where a word is missing "
+                         f"(for example: Paris is the {mask} of France.) or pick a word to hide.")
     original = model.tokenizer.convert_ids_to_tokens(enc.input_ids[0, positions].tolist())
     enc.input_ids = ids
     return enc, positions, original

@@ -26,14 +26,18 @@ text = view.sentence_a
 
 # ---------------------------------------------------------------- 1. fill in the blank
 st.header("1. Fill in the blank")
+blank = ui.compute(models.model_info, "encoder", view.encoder, kind="info")
+blank = blank.mask_token if blank is not None else "[MASK]"
 st.markdown(
-    "Type **[MASK]** in sentence A wherever a word is missing (one or several), or pick words "
-    "of your sentence to hide. The encoder sees the whole sentence and ranks the words that fit."
+    f"Type **{ui.escape_markdown(blank)}** in sentence A wherever a word is missing (one or several), or pick "
+    "words of your sentence to hide. The encoder sees the whole sentence and ranks the words that fit."
+    + (" (This model spells the blank " + ui.escape_markdown(blank) + "; a typed [MASK] is read as it.)"
+       if blank != "[MASK]" else "")
 )
 tokens = ui.compute(cached.tokens_of, "encoder", view.encoder, text, stop=True)
 labels = token_labels(tokens)
 hideable = [i for i, tok in enumerate(tokens) if tok not in analysis.SPECIAL_TOKENS]
-typed_masks = tokens.count("[MASK]")
+typed_masks = tokens.count(blank)
 # With no [MASK] typed, hide the last real word (not the full stop) so the view starts useful.
 words_only = [i for i in hideable if tokens[i].isalnum()] or hideable
 default_hidden = [] if typed_masks or not words_only else [words_only[-1]]
@@ -44,12 +48,12 @@ fill = ui.compute(cached.mask_predictions, view.encoder, text, tuple(hidden), to
 if fill is not None:
     # Typing [MASK] is what this part asks for: no note about it.
     ui.show_notes(text, fill.tokens, fill.truncated, models.model_info("encoder", view.encoder).n_positions,
-                  skip=lambda note: "[MASK]" in note)
+                  skip=lambda note: "[MASK]" in note or blank in note)
     if fill.more_masks:
         st.info(f"Only the first {len(fill.positions)} blanks are shown; {fill.more_masks} more were left out.")
     titles = [f"blank at {token_labels(fill.tokens)[p]} (hidden: {orig})" for p, orig in zip(fill.positions, fill.original)]
     ui.show_figure(vpred.topk_figure(fill.top, titles), "fill", "fill_in.csv")
-    st.caption("What the encoder read (blanks as [MASK]):")
+    st.caption(f"What the encoder read (blanks as {ui.escape_markdown(blank)}):")
     st.code(" ".join(fill.tokens), language=None)
 
 # ---------------------------------------------------------------- 2. BERT's masking procedure
@@ -120,8 +124,8 @@ else:
                                "next_token.csv")
     with right:
         st.subheader("Encoder: both sides")
-        st.code(before + "[MASK]" + after, language=None)
-        both = ui.compute(cached.mask_predictions, view.encoder, before + "[MASK]" + after, (), top_k, kind="info")
+        st.code(before + blank + after, language=None)
+        both = ui.compute(cached.mask_predictions, view.encoder, before + blank + after, (), top_k, kind="info")
         if both is not None:
             ui.show_figure(vpred.topk_figure(both.top[:1], ["fill-in of the blank"], colour="#E69F00"), "both",
                            "fill_in_hidden_word.csv")

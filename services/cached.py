@@ -65,10 +65,12 @@ def similarity(table: np.ndarray, cosine: bool) -> np.ndarray:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def tokens_of(family: str, model_id: str, text: str) -> list[str]:
-    """The tokens the model reads for ``text`` (special tokens included, cut at its limit)."""
+    """The tokens the model reads for ``text`` (special tokens included, cut at its limit); a typed blank
+    ([MASK] or <mask>) is read as the model's own mask token."""
     with user_errors():
         analysis.check_text(text)
-        return list(analysis.common.encode(load(family, model_id), [text]).tokens[0])
+        model = load(family, model_id)
+        return list(analysis.common.encode(model, [analysis.with_model_mask(model, text)]).tokens[0])
 
 
 @st.cache_data(max_entries=12, show_spinner=False)

@@ -45,6 +45,7 @@ class ModelInfo:
     d_head: int
     n_positions: int  # longest input in tokens
     has_lm_head: bool
+    mask_token: str = "[MASK]"  # how this model's tokenizer spells a blank ("<mask>" for RoBERTa)
 
 
 @st.cache_resource(show_spinner=False)
@@ -180,4 +181,5 @@ def model_info(family: str, model_id: str) -> ModelInfo:
         d_head=int(cfg.d_head),
         n_positions=int(cfg.n_positions),
         has_lm_head=bool(model.has_lm_head),
+        mask_token=str(getattr(model.tokenizer, "mask_token", None) or "[MASK]"),
     )

@@ -81,3 +81,15 @@ def test_fine_tuning_shapes_on_a_pair(tiny_encoder):
     alone = finetune_shapes(tiny_encoder, "where did the cat sleep?")
     assert alone.passage == () and alone.start_probs.size == 0
     assert finetune_shapes(tiny_encoder, "a b c", seed=2).class_probs.tolist() != alone.class_probs.tolist()
+
+
+def test_a_blank_typed_either_way_is_the_models_own_mask(tiny_encoder):
+    from analysis import mask_predictions, with_model_mask
+
+    assert with_model_mask(tiny_encoder, "a <mask> and a [MASK]") == "a [MASK] and a [MASK]"
+    assert len(mask_predictions(tiny_encoder, "the <mask> sat on the [MASK]").positions) == 2
+
+    class RobertaLike:
+        tokenizer = type("T", (), {"mask_token": "<mask>"})()
+
+    assert with_model_mask(RobertaLike(), "the [MASK] sat") == "the <mask> sat"
