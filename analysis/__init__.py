@@ -18,8 +18,9 @@ from .embeddings import (EmbeddingParts, LayerVectors, SpanScores, SwapCompariso
                          span_scores, swap_comparison)
 from .finetuning import FineTuneShapes, finetune_shapes
 from .masks import MaskSteps, PrefixChange, mask_steps, padding_difference, prefix_experiment, shorter_version
-from .objectives import (MaskingEpochs, MassSpan, PermutationView, PrefixWhatIf, masking_epochs, mass_span,
-                         objective_masks, permutation_view, prefix_what_if, word_positions)
+from .objectives import (MaskingEpochs, MassSpan, NextTokenReadout, PermutationView, PrefixWhatIf, masking_epochs,
+                         mass_span, next_token_readout, objective_masks, permutation_view, prefix_what_if,
+                         word_positions)
 from .optimisers import Race, race
 from .optimisers import surface as loss_surface
 from .positional import (offset_rotation, pca_2d, position_embeddings, similarity_by_distance,
@@ -37,7 +38,7 @@ __all__ = [
     "EmbeddingParts", "LayerVectors", "SpanScores", "SwapComparison", "component_norms", "embedding_parts",
     "layer_vectors", "nearest_tokens", "projections_onto", "shared_words", "span_scores", "swap_comparison",
     "FineTuneShapes", "finetune_shapes",
-    "MaskingEpochs", "MassSpan", "PermutationView", "PrefixWhatIf", "masking_epochs", "mass_span", "objective_masks", "permutation_view",
+    "MaskingEpochs", "MassSpan", "NextTokenReadout", "next_token_readout", "PermutationView", "PrefixWhatIf", "masking_epochs", "mass_span", "objective_masks", "permutation_view",
     "prefix_what_if", "word_positions", "Race", "race", "loss_surface",
     "MaskSteps", "PrefixChange", "mask_steps", "padding_difference", "prefix_experiment", "shorter_version",
     "offset_rotation", "pca_2d", "position_embeddings", "similarity_by_distance", "similarity_matrix", "sinusoidal",

@@ -190,3 +190,30 @@ def prefix_what_if(model: Any, text: str, prefix: int, layer: int, head: int) ->
     what_if = model(enc.input_ids, torch.from_numpy(allowed)[None], record=(name,), logits_at=()).trace[name][0, head]
     return PrefixWhatIf(tokens=tuple(enc.tokens[0][:n]), prefix=prefix, causal=causal.numpy().astype(np.float32),
                         prefix_pattern=what_if.numpy().astype(np.float32), allowed=allowed)
+
+
+@dataclass(frozen=True)
+class NextTokenReadout:
+    """GPT's objective on the sentence: at every position, the decoder's guess for the next token."""
+
+    tokens: tuple[str, ...]                 # the decoder's input tokens
+    guesses: tuple[tuple[str, float], ...]  # per position t: the top guess for token t + 1 and its probability
+    p_actual: tuple[float, ...]             # per position t < n - 1: the probability of the real token t + 1
+    loss: float                             # mean -ln p_actual (nats per token)
+
+
+def next_token_readout(model: Any, text: str) -> NextTokenReadout:
+    """One causal pass: every position predicts the next token, all at once (teacher forcing)."""
+    check_text(text)
+    enc = encode(model, [text])
+    n = int(enc.lengths[0])
+    if n < 2:
+        raise InputError("Type at least two tokens: each position predicts the one after it.")
+    ids = enc.input_ids[0, :n]
+    probs = run(model, enc, (), logits_at=list(range(n))).logits[0].float().softmax(dim=-1)   # [pos, vocab]
+    top = probs.max(dim=-1)
+    guesses = tuple((model.tokenizer.convert_ids_to_tokens([int(i)])[0], float(p))
+                    for p, i in zip(top.values, top.indices))
+    p_actual = tuple(float(probs[t, ids[t + 1]]) for t in range(n - 1))
+    return NextTokenReadout(tokens=tuple(enc.tokens[0][:n]), guesses=guesses, p_actual=p_actual,
+                            loss=float(-np.log(np.clip(p_actual, 1e-45, None)).mean()))

@@ -98,6 +98,16 @@ def gpt_card() -> None:
     st.latex(r"\mathcal{L} = -\sum_{t} \log P(x_t \mid x_{<t})")
     ui.show_figure(vm.allowed_figure(model_masks("causal", len(tokens))["allowed"], tokens,
                                      title="GPT: position t reads positions up to t"), "ob_gpt_mask", "gpt_mask.csv")
+    readout = ui.compute(cached.next_token_readout, view.decoder, view.sentence_a, kind="info")
+    if readout is None:
+        return
+    rows = [{"reads up to": f"{i:02d} {tok}", "guesses next": f"{g} ({p:.0%})",
+             "real next": readout.tokens[i + 1] if i + 1 < len(readout.tokens) else "",
+             "p(real next)": f"{readout.p_actual[i]:.1%}" if i < len(readout.p_actual) else ""}
+            for i, (tok, (g, p)) in enumerate(zip(readout.tokens, readout.guesses))]
+    st.dataframe(rows, hide_index=True)
+    st.caption(f"The bundled decoder, trained on exactly this objective: every position predicts the next token in "
+               f"one causal pass. Mean loss on your sentence: {readout.loss:.2f} nats per token.")
 
 
 def elmo_card() -> None:

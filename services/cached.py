@@ -207,3 +207,10 @@ def objective_masks(name: str, n: int, params: tuple[tuple[str, object], ...] = 
     """analysis.objective_masks: an objective's who-sees-whom over ``n`` positions (``params`` as sorted pairs)."""
     with user_errors():
         return analysis.objective_masks(name, n, **dict(params))
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def next_token_readout(model_id: str, text: str) -> analysis.NextTokenReadout:
+    """analysis.next_token_readout: the decoder's next-token guess at every position of the sentence."""
+    with user_errors():
+        return analysis.next_token_readout(load("decoder", model_id), text)

@@ -93,3 +93,10 @@ def test_a_blank_typed_either_way_is_the_models_own_mask(tiny_encoder):
         tokenizer = type("T", (), {"mask_token": "<mask>"})()
 
     assert with_model_mask(RobertaLike(), "the [MASK] sat") == "the <mask> sat"
+
+
+def test_next_token_readout_scores_every_position_in_one_pass(tiny_decoder):
+    run = ob.next_token_readout(tiny_decoder, "once upon a time")
+    assert len(run.guesses) == len(run.tokens) and len(run.p_actual) == len(run.tokens) - 1
+    assert run.loss == pytest.approx(-np.mean(np.log(run.p_actual)), rel=1e-6)
+    assert all(p >= q for (_, p), q in zip(run.guesses, run.p_actual))     # the top guess is at least as likely
