@@ -87,3 +87,15 @@ def test_bad_input_is_a_sentence_and_stays_in_the_box(name):
     if name == "spaces":
         assert "empty" in texts(at.warning)
         assert not charts(at)
+
+
+def test_head_seed_and_learning_rate_factor_change_what_is_drawn():
+    at = run_app(PAGE, a="where did the cat sleep?", b="on the mat.", ob_show="gpt", ob_steps="30", **TINY)
+    assert_clean(at)
+    before_heads = chart(at, "fig_ob_heads")["data"][0]["y"]
+    before_path = chart(at, "fig_ob_race")["data"][1]["x"]
+    at.number_input(key="w_ob_ft").set_value(5).run()
+    assert chart(at, "fig_ob_heads")["data"][0]["y"] != before_heads
+    at.slider(key="w_ob_lr").set_value(2.0).run()
+    assert chart(at, "fig_ob_race")["data"][1]["x"] != before_path
+    assert "SGD 0.02" in texts(at.caption)
