@@ -20,7 +20,7 @@ from .finetuning import FineTuneShapes, finetune_shapes
 from .masks import MaskSteps, PrefixChange, mask_steps, padding_difference, prefix_experiment, shorter_version
 from .objectives import (MaskingEpochs, MassSpan, NextTokenReadout, PermutationView, PrefixWhatIf, masking_epochs,
                          mass_span, next_token_readout, objective_masks, permutation_view, prefix_what_if,
-                         word_positions)
+                         SharedLayersCheck, shared_layers_check, word_positions)
 from .optimisers import Race, race
 from .optimisers import surface as loss_surface
 from .positional import (offset_rotation, pca_2d, position_embeddings, similarity_by_distance,
@@ -39,7 +39,7 @@ __all__ = [
     "layer_vectors", "nearest_tokens", "projections_onto", "shared_words", "span_scores", "swap_comparison",
     "FineTuneShapes", "finetune_shapes",
     "MaskingEpochs", "MassSpan", "NextTokenReadout", "next_token_readout", "PermutationView", "PrefixWhatIf", "masking_epochs", "mass_span", "objective_masks", "permutation_view",
-    "prefix_what_if", "word_positions", "Race", "race", "loss_surface",
+    "prefix_what_if", "SharedLayersCheck", "shared_layers_check", "word_positions", "Race", "race", "loss_surface",
     "MaskSteps", "PrefixChange", "mask_steps", "padding_difference", "prefix_experiment", "shorter_version",
     "offset_rotation", "pca_2d", "position_embeddings", "similarity_by_distance", "similarity_matrix", "sinusoidal",
     "Ablation", "BlankFill", "MaskingRun", "MaskPlan", "ablation", "bert_mask_plan", "continuation",

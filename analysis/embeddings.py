@@ -68,11 +68,16 @@ def layer_vectors(model: Any, sentence_a: str, sentence_b: str = "") -> LayerVec
     check_text(sentence_a)
     pairs = _pair(sentence_b) if model.family == "encoder" else None
     enc = encode(model, [sentence_a], pairs)
-    trace = run(model, enc, ("embed.tok", "embed.out", "blocks.*.resid_post")).trace
+    trace = run(model, enc, ("embed.tok", "embed.out", "embed.proj", "blocks.*.resid_post")).trace
     n = int(enc.lengths[0])
-    stack = [trace["embed.tok"][0, :n], trace["embed.out"][0, :n]]
+    if "embed.proj" in trace:
+        # ALBERT: embeddings of width E, mapped up to the blocks' width H; only the H-wide vectors compare.
+        stack, names = [trace["embed.proj"][0, :n]], ("input (embeddings projected to d_model)",)
+    else:
+        stack, names = [trace["embed.tok"][0, :n], trace["embed.out"][0, :n]], ("token embedding",
+                                                                                  "input (after embeddings)")
     stack += [trace[f"blocks.{i}.resid_post"][0, :n] for i in range(int(model.config.n_layers))]
-    names = ("token embedding", "input (after embeddings)") + tuple(f"after block {i}" for i in range(len(stack) - 2))
+    names += tuple(f"after block {i}" for i in range(int(model.config.n_layers)))
     vectors = np.stack([t.float().numpy() for t in stack]).astype(np.float32)
     return LayerVectors(layers=names, vectors=vectors, tokens=tuple(enc.tokens[0][:n]), segments=segments(enc),
                         truncated=bool(enc.truncated))

@@ -217,3 +217,36 @@ def next_token_readout(model: Any, text: str) -> NextTokenReadout:
     p_actual = tuple(float(probs[t, ids[t + 1]]) for t in range(n - 1))
     return NextTokenReadout(tokens=tuple(enc.tokens[0][:n]), guesses=guesses, p_actual=p_actual,
                             loss=float(-np.log(np.clip(p_actual, 1e-45, None)).mean()))
+
+
+@dataclass(frozen=True)
+class SharedLayersCheck:
+    """ALBERT's parameter sharing, checked on the loaded model and the user's sentence."""
+
+    parameters: int                         # the model's parameters, each tensor counted once
+    bert_parameters: int                    # a BERT of the same shape (vocabulary, positions, H, layers, d_ff)
+    one_block: bool                         # every layer is the very same module
+    block_parameters: int                   # parameters of that one block
+    differences: tuple[float, ...]          # per layer > 0: max |pattern_layer - pattern_0| on the sentence
+
+
+def shared_layers_check(model: Any, text: str) -> SharedLayersCheck:
+    """Count ALBERT's parameters against a same-shaped BERT; check the layers share one block yet attend differently."""
+    check_text(text)
+    cfg = model.config
+    if not getattr(cfg, "shared_layers", False):
+        raise InputError(f"{model.name} is not an ALBERT model: its layers do not share weights. Load an ALBERT "
+                         "checkpoint (for example albert-base-v2) in the sidebar's encoder picker.")
+    h, f, v = cfg.d_model, cfg.d_mlp, cfg.vocab_size
+    embeddings = (v + cfg.n_positions + max(cfg.n_segments, 1)) * h + 2 * h
+    block = 4 * h * h + 4 * h + 2 * h * f + f + h + 4 * h
+    head = (h * h + 3 * h + v) if model.has_lm_head else 0
+    first = model.blocks[0]
+    enc = encode(model, [text])
+    patterns = run(model, enc, ("blocks.*.attn.pattern",)).trace.stack("attn.pattern")    # [layer, batch, ...]
+    return SharedLayersCheck(
+        parameters=sum(p.numel() for p in model.parameters()),
+        bert_parameters=embeddings + cfg.n_layers * block + head,
+        one_block=all(model.blocks[i] is first for i in range(cfg.n_layers)),
+        block_parameters=sum(p.numel() for p in first.parameters()),
+        differences=tuple(float((patterns[i] - patterns[0]).abs().max()) for i in range(1, cfg.n_layers)))

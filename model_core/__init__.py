@@ -1,14 +1,15 @@
 """A small PyTorch transformer core for inference that records every intermediate.
 
 Three families, each written out top to bottom: the encoder (BERT layout,
-encoder.py), the decoder (GPT-2 layout, decoder.py) and the encoder-decoder
-(the original Transformer as Marian writes it, seq2seq.py). The first two have
-one module tree: `embed.tok`, `embed.pos` (the encoder adds `embed.seg` and
-`embed.ln`), `blocks.{i}.attn`, `blocks.{i}.mlp`, then `ln_final` (decoder) or
-the MLM `head` (encoder); the encoder-decoder has the same under `encoder.` and
-`decoder.`, with `decoder.blocks.{i}.cross_attn`. A forward pass writes what
-`record` asks for into a Trace, a flat mapping of dotted names (`embed.sum`,
-`blocks.3.attn.pattern`, `decoder.blocks.0.cross_attn.pattern`, `logits`).
+encoder.py; RoBERTa, DistilBERT and ALBERT convert into it too, convert_bert_family.py),
+the decoder (GPT-2 layout, decoder.py) and the encoder-decoder (the original
+Transformer as Marian writes it, seq2seq.py). The first two have one module tree:
+`embed.tok`, `embed.pos` (the encoder adds `embed.seg` and `embed.ln`),
+`blocks.{i}.attn`, `blocks.{i}.mlp`, then `ln_final` (decoder) or the MLM `head`
+(encoder); the encoder-decoder has the same under `encoder.` and `decoder.`, with
+`decoder.blocks.{i}.cross_attn`. A forward pass writes what `record` asks for into
+a Trace, a flat mapping of dotted names (`embed.sum`, `blocks.3.attn.pattern`,
+`decoder.blocks.0.cross_attn.pattern`, `logits`).
 
     import model_core
     m = model_core.load_bundled("encoder")

@@ -334,19 +334,25 @@ def build_decoder(sd: dict, cfg: DecoderConfig, with_head: bool) -> Decoder:
 
 def from_hf(hf_module, tokenizer=None):
     """An eval() transformers BertModel, BertForMaskedLM, GPT2Model, GPT2LMHeadModel, MarianMTModel or
-    BartForConditionalGeneration -> ours, same weights."""
+    BartForConditionalGeneration, or a RoBERTa, DistilBERT or ALBERT model (convert_bert_family.HF_CLASSES)
+    -> ours, same weights."""
+    from .convert_bert_family import HF_CLASSES, build_bert_family   # imported here: it builds on this module
+
     kind = type(hf_module).__name__
     sd = {k: v.detach() for k, v in hf_module.state_dict().items()}
     if kind in ("BertModel", "BertForMaskedLM"):
         model = build_encoder(sd, encoder_config_from_hf(hf_module.config), with_head=kind == "BertForMaskedLM")
+    elif kind in HF_CLASSES:
+        model_type, with_head = HF_CLASSES[kind]
+        model = build_bert_family(model_type, sd, hf_module.config, with_head=with_head)
     elif kind in ("GPT2Model", "GPT2LMHeadModel"):
         model = build_decoder(sd, decoder_config_from_hf(hf_module.config), with_head=kind == "GPT2LMHeadModel")
     elif kind in ("MarianMTModel", "BartForConditionalGeneration"):
         model = build_seq2seq(sd, seq2seq_config_from_hf(hf_module.config))
     else:
         raise ModelUnavailable(
-            f"{kind} is not supported: Attention Explorer reads BertModel, BertForMaskedLM, GPT2Model, "
-            "GPT2LMHeadModel, MarianMTModel and BartForConditionalGeneration."
+            f"{kind} is not supported: Attention Explorer reads BertModel, BertForMaskedLM, "
+            f"{', '.join(HF_CLASSES)}, GPT2Model, GPT2LMHeadModel, MarianMTModel and BartForConditionalGeneration."
         )
     model.tokenizer = tokenizer
     model.name = getattr(hf_module.config, "_name_or_path", "") or kind

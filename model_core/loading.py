@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 from .base import ModelUnavailable, TransformerModel
 from .convert import (build_decoder, build_encoder, build_seq2seq, decoder_config_from_hf, encoder_config_from_hf,
                       seq2seq_config_from_hf)
+from .convert_bert_family import FAMILIES as BERT_FAMILIES, build_bert_family
 from .decoder import Decoder, DecoderConfig
 from .encoder import Encoder, EncoderConfig
 from .seq2seq import Seq2Seq, Seq2SeqConfig
@@ -152,7 +153,7 @@ def _resolve_folder(name: str) -> Path:
             repo_id=name,
             allow_patterns=["config.json", "*.safetensors", "model.safetensors.index.json",
                             "tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
-                            "merges.txt", "special_tokens_map.json", "source.spm", "target.spm",
+                            "merges.txt", "special_tokens_map.json", "source.spm", "target.spm", "spiece.model",
                             "generation_config.json"],
         ))
     except Exception as err:  # offline, unknown id, gated repo: all one sentence for the user
@@ -171,7 +172,8 @@ def _read_safetensors(folder: Path) -> dict:
 
 
 def load_pretrained(name: str) -> TransformerModel:
-    """A BERT, GPT-2, Marian or BART checkpoint by hub id or local folder; raises ModelUnavailable with a sentence."""
+    """A BERT, RoBERTa, DistilBERT, ALBERT, GPT-2, Marian or BART checkpoint by hub id or local folder;
+    raises ModelUnavailable with a sentence."""
     name = (name or "").strip()
     if not name:
         raise ModelUnavailable("Type a Hugging Face model id (for example bert-base-uncased or gpt2) or a local folder.")
@@ -185,13 +187,15 @@ def load_pretrained(name: str) -> TransformerModel:
     if model_type == "bert":
         with_head = any(k.endswith("cls.predictions.transform.dense.weight") for k in sd)
         model = build_encoder(sd, encoder_config_from_hf(hf_cfg), with_head=with_head)
+    elif model_type in BERT_FAMILIES:
+        model = build_bert_family(model_type, sd, hf_cfg)          # keeps the MLM head when the weights have one
     elif model_type == "gpt2":
         model = build_decoder(sd, decoder_config_from_hf(hf_cfg), with_head=True)
     elif model_type in ("marian", "bart"):
         model = build_seq2seq(sd, seq2seq_config_from_hf(hf_cfg))
     else:
-        raise _unavailable(name, f"its architecture is '{model_type}', and only BERT, GPT-2, Marian and BART "
-                                 "family models are supported")
+        raise _unavailable(name, f"its architecture is '{model_type}', and only BERT, RoBERTa, DistilBERT, "
+                                 "ALBERT, GPT-2, Marian and BART family models are supported")
     try:
         model.tokenizer = load_tokenizer(folder)
     except Exception as err:

@@ -242,13 +242,24 @@ def albert_card() -> None:
           "shared by every layer, and sentence-order prediction instead of NSP.")
     st.latex(r"V \times H \;\to\; V \times E + E \times H,\qquad \theta_{layer\,1} = \dots = \theta_{layer\,L},"
              r"\qquad \mathcal{L} = \mathcal{L}_{MLM} + \mathcal{L}_{SOP}")
-    info = cached.albert_check(view.encoder) if hasattr(cached, "albert_check") else None
-    if info is None:
+    try:
+        check = cached.shared_layers_check(view.encoder, view.sentence_a)
+    except models.Problem:
+        check = None
+    if check is None:
         st.info("Load an ALBERT checkpoint (for example albert-base-v2, online) in the sidebar's encoder picker to see "
                 "its parameter count against a BERT of the same shape and the check that every layer uses one "
                 "shared weight tensor.")
     else:
-        st.markdown(info)
+        cols = st.columns(2)
+        cols[0].metric("Parameters of this ALBERT", f"{check.parameters:,}")
+        cols[1].metric("A BERT of the same shape", f"{check.bert_parameters:,}")
+        differs = min(check.differences, default=0.0)
+        (st.success if check.one_block and differs > 0 else st.error)(
+            f"Check: every layer {'is' if check.one_block else 'is NOT'} the same module, one block of "
+            f"{check.block_parameters:,} parameters applied {len(check.differences) + 1} times; yet the layers' "
+            f"attention on your sentence differs (smallest largest-difference from layer 0: {differs:.3f}), "
+            "because each layer reads a different input.")
     b = view.sentence_b if view.has_pair else "The second sentence."
     st.markdown("**Sentence-order prediction** on your pair: the positive example is "
                 f"`[CLS] A [SEP] B [SEP]`, the negative `[CLS] B [SEP] A [SEP]` (the same two sentences, swapped), "

@@ -214,3 +214,10 @@ def next_token_readout(model_id: str, text: str) -> analysis.NextTokenReadout:
     """analysis.next_token_readout: the decoder's next-token guess at every position of the sentence."""
     with user_errors():
         return analysis.next_token_readout(load("decoder", model_id), text)
+
+
+@st.cache_data(max_entries=6, show_spinner=False)
+def shared_layers_check(model_id: str, text: str) -> analysis.SharedLayersCheck:
+    """analysis.shared_layers_check: an ALBERT's parameters against a same-shaped BERT, and its one shared block."""
+    with user_errors():
+        return analysis.shared_layers_check(load("encoder", model_id), text)

@@ -100,3 +100,32 @@ def test_next_token_readout_scores_every_position_in_one_pass(tiny_decoder):
     assert len(run.guesses) == len(run.tokens) and len(run.p_actual) == len(run.tokens) - 1
     assert run.loss == pytest.approx(-np.mean(np.log(run.p_actual)), rel=1e-6)
     assert all(p >= q for (_, p), q in zip(run.guesses, run.p_actual))     # the top guess is at least as likely
+
+
+def test_albert_shares_one_block_and_saves_parameters_against_a_same_shaped_bert(tiny_encoder):
+    import torch
+    import transformers
+
+    import analysis
+    import model_core
+
+    torch.manual_seed(0)
+    cfg = transformers.AlbertConfig(vocab_size=30522, embedding_size=16, hidden_size=32, num_hidden_layers=3,
+                                    num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
+                                    hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    hf = transformers.AlbertForMaskedLM(cfg).eval()
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.add_(torch.randn(p.shape) * 0.1)
+    hf.config._attn_implementation = "eager"
+    albert = model_core.from_hf(hf, tokenizer=tiny_encoder.tokenizer)
+    check = analysis.shared_layers_check(albert, "the cat sat on the mat")
+    assert check.one_block and len(check.differences) == 2 and min(check.differences) > 0
+    assert check.parameters == sum(p.numel() for p in hf.parameters())      # each shared tensor once
+    bert = transformers.BertForMaskedLM(transformers.BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=37,
+        max_position_embeddings=64, type_vocab_size=2))
+    assert check.bert_parameters == sum(p.numel() for p in bert.parameters())   # the tied decoder counted once
+    assert check.parameters < check.bert_parameters
+    with pytest.raises(InputError, match="not an ALBERT"):
+        analysis.shared_layers_check(tiny_encoder, "the cat")

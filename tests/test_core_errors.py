@@ -111,7 +111,7 @@ def test_unsupported_architecture_is_refused(tmp_path, tiny_encoder):
 
     (tmp_path / "config.json").write_text('{"model_type": "t5"}')
     save_file({"x": torch.zeros(1)}, str(tmp_path / "model.safetensors"))
-    with pytest.raises(ModelUnavailable, match="only BERT, GPT-2, Marian and BART"):
+    with pytest.raises(ModelUnavailable, match="only BERT, RoBERTa, DistilBERT, ALBERT, GPT-2, Marian and BART"):
         model_core.load_pretrained(str(tmp_path))
 
 
