@@ -12,7 +12,7 @@ cause raise ``model_core.InputError`` with a sentence to show as is. No Streamli
 """
 from .attention import (AttentionRun, attention_run, downsample, hard_attention, head_max, head_mean,
                         keep_positions, restrict, rollout)
-from .common import MARKERS, SPECIAL_TOKENS, check_layer_head, check_text, cosine, input_notes
+from .common import MARKERS, SPECIAL_TOKENS, check_layer_head, check_text, clip_text, cosine, input_notes
 from .embeddings import (EmbeddingParts, LayerVectors, SpanScores, SwapComparison, component_norms,
                          embedding_parts, layer_vectors, nearest_tokens, projections_onto, shared_words,
                          span_scores, swap_comparison)
@@ -34,7 +34,7 @@ from .walkthrough import (HeadSteps, activation_curves, batch_norm, head_steps, 
 __all__ = [
     "AttentionRun", "attention_run", "downsample", "hard_attention", "head_max", "head_mean", "keep_positions",
     "restrict", "rollout",
-    "MARKERS", "SPECIAL_TOKENS", "check_layer_head", "check_text", "cosine", "input_notes",
+    "MARKERS", "SPECIAL_TOKENS", "check_layer_head", "check_text", "clip_text", "cosine", "input_notes",
     "EmbeddingParts", "LayerVectors", "SpanScores", "SwapComparison", "component_norms", "embedding_parts",
     "layer_vectors", "nearest_tokens", "projections_onto", "shared_words", "span_scores", "swap_comparison",
     "FineTuneShapes", "finetune_shapes",

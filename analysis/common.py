@@ -78,3 +78,15 @@ def input_notes(text: str, tokens: Sequence[str], truncated: bool, n_positions: 
             "characters, for example) and became [UNK]: the model sees them all as one unknown token."
         )
     return notes
+
+
+def clip_text(model: Any, text: str, max_tokens: int) -> tuple[str, bool]:
+    """The longest start of ``text`` that the model reads in at most ``max_tokens`` tokens (its own special
+    tokens included), cut at a token boundary; and whether anything was cut."""
+    enc = model.tokenizer(text, return_offsets_mapping=True)
+    spans = [span for span in enc["offset_mapping"] if span[1] > span[0]]   # the text's own tokens
+    extra = len(enc["input_ids"]) - len(spans)                               # [CLS], [SEP], </s>, ...
+    keep = max(1, int(max_tokens) - extra)
+    if len(spans) <= keep:
+        return text, False
+    return text[: spans[keep - 1][1]], True

@@ -23,6 +23,8 @@ CARDS = {
     "albert": "ALBERT: shared layers, sentence order",
 }
 # A translation pair for XLM's card: a message of the translator's held-out test split and its human translation.
+# The masks are drawn on at most this many tokens: a longer sentence is cut (with a note).
+MAX_TOKENS = 48
 XLM_PAIR = ("Authentication is required to set the system time.",
             "Authentification requise pour définir l’heure du système.")
 
@@ -44,13 +46,17 @@ with controls[1]:
     pair = state.url_widget(st.toggle, "ob_pair", "Two side by side")
 with controls[2]:
     seed = state.url_widget(st.number_input, "ob_seed", "Masking seed", min_value=0, max_value=10_000, step=1)
-tokens = ui.compute(cached.tokens_of, "encoder", view.encoder, view.sentence_a, stop=True)
+text, clipped = ui.compute(cached.clip_text, "encoder", view.encoder, view.sentence_a, MAX_TOKENS, stop=True)
+if clipped:
+    st.info(f"Your text is long: the cards use its first {MAX_TOKENS} tokens (up to "
+            f"“{ui.escape_markdown(text[-40:])}”), so every mask stays readable.")
+tokens = ui.compute(cached.tokens_of, "encoder", view.encoder, text, stop=True)
 labels = token_labels(tokens)
 words = analysis.word_positions(tokens)
 if not words:
     st.warning("After tokenisation your sentence has no word tokens; type a few words.")
     st.stop()
-ui.show_notes(view.sentence_a, tokens, False, enc_info.n_positions)
+ui.show_notes(text, tokens, False, enc_info.n_positions)
 
 
 def paper(text: str) -> None:
@@ -61,7 +67,7 @@ def bert_card() -> None:
     paper("Devlin et al., 2019. Encoder; the masked positions are predicted from both sides.")
     st.latex(r"\mathcal{L}_{MLM} = -\sum_{i \in M} \log P(x_i \mid \tilde{x}),\qquad "
              r"\mathcal{L} = \mathcal{L}_{MLM} + \mathcal{L}_{NSP}")
-    run = ui.compute(cached.mlm_masking, view.encoder, view.sentence_a, int(seed), kind="info")
+    run = ui.compute(cached.mlm_masking, view.encoder, text, int(seed), kind="info")
     if run is None:
         return
     ui.show_figure(vpred.masking_figure(run.tokens, run.input_tokens, run.actions), "ob_bert_masking",
@@ -81,7 +87,7 @@ def bert_card() -> None:
 def roberta_card() -> None:
     paper("Liu et al., 2019. BERT's encoder and loss without NSP; byte-level BPE; the mask is drawn anew each time.")
     st.latex(r"\mathcal{L} = -\sum_{i \in M_e} \log P(x_i \mid \tilde{x}^{(e)}),\quad M_e \text{ drawn anew at epoch } e")
-    run = ui.compute(cached.masking_epochs, view.encoder, view.sentence_a, int(seed), kind="info")
+    run = ui.compute(cached.masking_epochs, view.encoder, text, int(seed), kind="info")
     if run is None:
         return
     ui.show_figure(vo.epochs_figure(run.tokens, run.static, title="BERT, static: one mask, the same every epoch"),
@@ -98,7 +104,7 @@ def gpt_card() -> None:
     st.latex(r"\mathcal{L} = -\sum_{t} \log P(x_t \mid x_{<t})")
     ui.show_figure(vm.allowed_figure(model_masks("causal", len(tokens))["allowed"], tokens,
                                      title="GPT: position t reads positions up to t"), "ob_gpt_mask", "gpt_mask.csv")
-    readout = ui.compute(cached.next_token_readout, view.decoder, view.sentence_a, kind="info")
+    readout = ui.compute(cached.next_token_readout, view.decoder, text, kind="info")
     if readout is None:
         return
     rows = [{"reads up to": f"{i:02d} {tok}", "guesses next": f"{g} ({p:.0%})",
@@ -138,7 +144,7 @@ def xlnet_card() -> None:
         order = [int(w) for w in np.random.default_rng(int(seed)).permutation(words)]
     position = state.url_widget(st.selectbox, "ob_pos", "Position predicted", options=words,
                                 default=words[len(words) // 2], format_func=lambda i: labels[i])
-    result = ui.compute(cached.permutation_view, view.encoder, view.sentence_a, tuple(order), position, kind="info")
+    result = ui.compute(cached.permutation_view, view.encoder, text, tuple(order), position, kind="info")
     if result is None:
         return
     st.markdown("Order: " + ui.escape_markdown(" → ".join(labels[p] for p in order)))
@@ -173,7 +179,7 @@ def mass_card() -> None:
         ui.show_figure(vm.allowed_figure(masks["cross"], span_tokens, cols=tokens,
                                          title="cross: every span position reads the whole encoder input"),
                        "ob_mass_cross", "mass_cross.csv")
-    run = ui.compute(cached.mass_span, view.encoder, view.decoder, view.sentence_a, start, length, kind="info")
+    run = ui.compute(cached.mass_span, view.encoder, view.decoder, text, start, length, kind="info")
     if run is None:
         return
     rows = [{"hidden": o, "encoder, all k at once": f"{e[0][0]} ({e[0][1]:.0%})",
@@ -192,14 +198,14 @@ def unilm_card() -> None:
     dec_info = ui.compute(models.model_info, "decoder", view.decoder, kind="info")
     if dec_info is None:
         return
-    dec_tokens = ui.compute(cached.tokens_of, "decoder", view.decoder, view.sentence_a, kind="info") or []
+    dec_tokens = ui.compute(cached.tokens_of, "decoder", view.decoder, text, kind="info") or []
     if len(dec_tokens) < 2:
         st.info("The decoder needs at least two tokens here.")
         return
     prefix = state.url_widget(st.slider, "ob_prefix", "Prefix length (tokens)", min_value=1,
                               max_value=len(dec_tokens), default=max(1, len(dec_tokens) // 2))
     layer, head = ui.layer_head(dec_info, "ob")
-    run = ui.compute(cached.prefix_what_if, view.decoder, view.sentence_a, prefix, layer, head, kind="info")
+    run = ui.compute(cached.prefix_what_if, view.decoder, text, prefix, layer, head, kind="info")
     if run is None:
         return
     left, right = st.columns(2)
@@ -219,7 +225,7 @@ def xlm_card() -> None:
     paper("Lample & Conneau, 2019. The translation LM: a sentence and its translation side by side in one input, "
           "masked in both languages, so a hidden English word can be recovered from the French (and back).")
     st.latex(r"\mathcal{L} = -\sum_{i \in M} \log P(x_i \mid \tilde{x}^{en}, \tilde{x}^{fr})")
-    source, target = (view.sentence_a, view.sentence_b) if view.has_pair else XLM_PAIR
+    source, target = (text, view.sentence_b) if view.has_pair else XLM_PAIR
     st.markdown(("Your pair (sentence A and B)" if view.has_pair else "A pair from the translator's held-out data")
                 + f": {ui.escape_markdown(source)} / {ui.escape_markdown(target)}")
     pair_tokens = ui.compute(cached.tokens_of, "seq2seq", view.translator, source, kind="info")
@@ -243,7 +249,7 @@ def albert_card() -> None:
     st.latex(r"V \times H \;\to\; V \times E + E \times H,\qquad \theta_{layer\,1} = \dots = \theta_{layer\,L},"
              r"\qquad \mathcal{L} = \mathcal{L}_{MLM} + \mathcal{L}_{SOP}")
     try:
-        check = cached.shared_layers_check(view.encoder, view.sentence_a)
+        check = cached.shared_layers_check(view.encoder, text)
     except models.Problem:
         check = None
     if check is None:
@@ -263,7 +269,7 @@ def albert_card() -> None:
     b = view.sentence_b if view.has_pair else "The second sentence."
     st.markdown("**Sentence-order prediction** on your pair: the positive example is "
                 f"`[CLS] A [SEP] B [SEP]`, the negative `[CLS] B [SEP] A [SEP]` (the same two sentences, swapped), "
-                f"here: {ui.escape_markdown(b)} / {ui.escape_markdown(view.sentence_a)}. NSP's random second "
+                f"here: {ui.escape_markdown(b)} / {ui.escape_markdown(text)}. NSP's random second "
                 "sentence could be spotted by its topic alone; a swapped order cannot.")
 
 
@@ -297,7 +303,7 @@ st.latex(r"P(\text{class}) = \mathrm{softmax}(h_{[CLS]} W + b),\qquad "
          r"P_{end}(i) = \frac{e^{E\cdot h_i}}{\sum_j e^{E\cdot h_j}}")
 head_seed = state.url_widget(st.number_input, "ob_ft", "Seed of the untrained heads", min_value=0, max_value=10_000,
                              step=1)
-shapes = ui.compute(cached.finetune_shapes, view.encoder, view.sentence_a, view.sentence_b, int(head_seed),
+shapes = ui.compute(cached.finetune_shapes, view.encoder, text, view.sentence_b, int(head_seed),
                     kind="info")
 if shapes is not None:
     ui.show_figure(vo.head_outputs(shapes.class_probs, shapes.tokens, shapes.passage, shapes.start_probs,

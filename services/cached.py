@@ -221,3 +221,12 @@ def shared_layers_check(model_id: str, text: str) -> analysis.SharedLayersCheck:
     """analysis.shared_layers_check: an ALBERT's parameters against a same-shaped BERT, and its one shared block."""
     with user_errors():
         return analysis.shared_layers_check(load("encoder", model_id), text)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def clip_text(family: str, model_id: str, text: str, max_tokens: int) -> tuple[str, bool]:
+    """analysis.clip_text: the start of ``text`` the model reads in ``max_tokens`` tokens, and whether it was cut."""
+    with user_errors():
+        analysis.check_text(text)
+        model = load(family, model_id)
+        return analysis.clip_text(model, analysis.with_model_mask(model, text), max_tokens)

@@ -99,3 +99,11 @@ def test_head_seed_and_learning_rate_factor_change_what_is_drawn():
     at.slider(key="w_ob_lr").set_value(2.0).run()
     assert chart(at, "fig_ob_race")["data"][1]["x"] != before_path
     assert "SGD 0.02" in texts(at.caption)
+
+
+def test_a_very_long_text_is_cut_for_the_masks_with_a_note():
+    at = run_app(PAGE, a="the cat sat on the mat " * 800, ob_show="bert,xlnet,gpt", **TINY)
+    assert_clean(at)
+    assert "the cards use its first 48 tokens" in texts(at.info)
+    assert allowed_of(at, "fig_ob_bert_mask").shape == (48, 48)
+    assert at.text_area(key="w_a").value.startswith("the cat sat")   # what the user typed stays in the box
