@@ -271,11 +271,14 @@ def albert_card() -> None:
             f"{check.block_parameters:,} parameters applied {len(check.differences) + 1} times; yet the layers' "
             f"attention on your sentence differs (smallest largest-difference from layer 0: {differs:.3f}), "
             "because each layer reads a different input.")
-    b = view.sentence_b if view.has_pair else "The second sentence."
-    st.markdown("**Sentence-order prediction** on your pair: the positive example is "
-                f"`[CLS] A [SEP] B [SEP]`, the negative `[CLS] B [SEP] A [SEP]` (the same two sentences, swapped), "
-                f"here: {ui.escape_markdown(b)} / {ui.escape_markdown(text)}. NSP's random second "
-                "sentence could be spotted by its topic alone; a swapped order cannot.")
+    st.markdown("**Sentence-order prediction**: the positive example is `[CLS] A [SEP] B [SEP]` with B the "
+                "sentence that really follows A, the negative `[CLS] B [SEP] A [SEP]` (the same two sentences, "
+                "swapped). NSP's random second sentence could be spotted by its topic alone; a swapped order cannot.")
+    if view.has_pair:
+        st.markdown(f"On your pair, the negative reads: {ui.escape_markdown(view.sentence_b)} / "
+                    f"{ui.escape_markdown(text)}")
+    else:
+        st.caption("Type sentence B in the sidebar to see your own pair swapped.")
 
 
 def model_masks(name, n, **params):
