@@ -150,7 +150,7 @@ def xlnet_card() -> None:
     st.markdown("Order: " + ui.escape_markdown(" → ".join(labels[p] for p in order)))
     st.caption("What the encoder reads for this prediction (the predicted token hidden; the mask below decides "
                "which of the others it may see):")
-    st.code(" ".join("[MASK]" if i == position else tok for i, tok in enumerate(tokens)), language=None)
+    st.code(" ".join(enc_info.mask_token if i == position else tok for i, tok in enumerate(tokens)), language=None)
     ui.show_figure(vm.allowed_figure(result.allowed, tokens, title="The mask under this order (the predicted "
                                      "row: the query stream)"), "ob_xlnet_mask", "xlnet_mask.csv")
     seen = ", ".join(labels[p] for p in result.visible) or "no word (it comes first in the order)"
@@ -175,7 +175,8 @@ def mass_card() -> None:
     masks = model_masks("mass", len(tokens), start=start, length=length)
     span_tokens = tokens[start:start + length]
     st.caption("What the encoder reads (the span hidden):")
-    st.code(" ".join("[MASK]" if hidden else tok for tok, hidden in zip(tokens, masks["masked"])), language=None)
+    st.code(" ".join(enc_info.mask_token if hidden else tok for tok, hidden in zip(tokens, masks["masked"])),
+            language=None)
     left, right = st.columns(2)
     with left:
         ui.show_figure(vm.allowed_figure(masks["decoder"], span_tokens, title="decoder: causal over the span"),
