@@ -77,7 +77,7 @@ from bench.classroom import Session
 from services.server import AppServer, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["attention", "masks", "positional", "embeddings", "predictions", "walkthrough"]
+PAGES = ["attention", "masks", "positional", "embeddings", "predictions", "walkthrough", "translation", "objectives"]
 TEXT_SOURCE = ROOT / "tests" / "data" / "everyday_paragraphs.txt"
 
 TARGET_WARM_S = 0.3
@@ -367,7 +367,8 @@ async def _server_only(port: int, texts: list[str]) -> list[float]:
 
 # The sidebar navigation's link text of each page (app.py's st.Page titles), in the order of the tour.
 NAV_TITLES = {"attention": "Attention", "masks": "Masks", "positional": "Positional encoding",
-              "embeddings": "Embeddings", "predictions": "Predictions", "walkthrough": "Walkthrough"}
+              "embeddings": "Embeddings", "predictions": "Predictions", "walkthrough": "Walkthrough",
+              "translation": "Translation", "objectives": "Objectives"}
 TARGET_SWITCH_S = 0.5
 
 # Installed before the app loads: when each click happened, and the main thread's long tasks (> 50 ms).
@@ -454,7 +455,7 @@ def _click_page(page, name: str, expected: int) -> dict:
 def bench_switch(reps: int, tokenizer, port: int, root: Path = ROOT) -> list[dict]:
     """Per page and sentence: a cold visit, then ``reps`` warm clicks from the previous page of the tour."""
     texts = {"12 words": words_sentence(12, 400), "128 tokens": tokens_sentence(tokenizer, 128, 400)}
-    names = list(NAV_TITLES)
+    names = [name for name in NAV_TITLES if name in PAGES]
     server = AppServer(root=root, port=port)
     port = server.port
     rows = []
@@ -674,8 +675,10 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="browser and switch parts: serve the app found in this folder (a patched copy) instead")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--pages", default=",".join(PAGES), help="server and switch parts: the pages to measure")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
+    PAGES[:] = [page for page in args.pages.split(",") if page]
 
     import model_core
 
