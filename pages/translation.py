@@ -132,11 +132,9 @@ st.markdown(
     "see tokens not yet written); cross-attention blocks nothing (every step may read the whole source; with a "
     "padded batch the padding columns would be blocked)."
 )
-charts = vt.three_attentions(run.encoder_self[layer, head], run.decoder_self[layer, head], one_head,
-                             run.source_tokens, run.target_inputs, run.produced, languages)
-for column, (name, chart) in zip(st.columns(3), charts.items()):
-    with column:
-        ui.show_figure(chart, f"three_{name}", f"{name}_L{layer}H{head}.csv")
+ui.show_figure(vt.three_attentions(run.encoder_self[layer, head], run.decoder_self[layer, head], one_head,
+                                   run.source_tokens, run.target_inputs, run.produced, languages),
+               "three", f"three_attentions_L{layer}H{head}.csv")
 
 # ---------------------------------------------------------------- 4. step by step
 st.header("4. Generation, step by step")
@@ -153,7 +151,9 @@ if n_steps > 1:
     step = min(int(state.url_widget(st.slider, "tr_step", "Step", min_value=0, max_value=n_steps - 1)), n_steps - 1)
 so_far = run.target_inputs[: step + 1]
 st.markdown(f"**Step {step}**: the decoder has read {ui.escape_markdown(' '.join(so_far))} and produced "
-            f"**{ui.escape_markdown(run.produced[step])}** (probability {run.chosen[step]:.1%}).")
+            f"**{ui.escape_markdown(run.produced[step])}** (probability {run.chosen[step]:.1%}). The first input, "
+            f"{ui.escape_markdown(run.target_inputs[0])}, is the start token: something to read before any word is "
+            "written (Marian uses its padding token for it).")
 top_k = state.url_widget(st.slider, "tr_k", "Candidates shown (top-k)", min_value=1, max_value=MAX_CANDIDATES)
 ui.show_figure(vpred.topk_figure([run.top[step][:top_k]], [f"step {step}: the next token's candidates"]),
                "step_top", f"step{step}_candidates.csv")
@@ -192,8 +192,8 @@ ui.show_figure(vt.reference_probs(forced.reference_tokens, forced.probs,
 equal = forced.max_difference < 1e-4
 (st.success if equal else st.error)(
     f"Check: the decoder was also run step by step on the first {forced.checked_steps} prefixes of the reference, "
-    f"one pass each. Its next-token logits and every layer's attention rows are {'equal' if equal else 'NOT equal'} to the parallel "
-    f"pass's (largest difference {forced.max_difference:.1e})"
+    f"one pass each. Its next-token logits and every layer's attention rows {'agree with' if equal else 'do NOT agree with'} the parallel "
+    f"pass's to within float32 rounding (largest difference {forced.max_difference:.1e})"
     + (": teacher forcing computes exactly what step-by-step decoding would, all at once." if equal else ".")
 )
 ui.show_figure(vt.cross_heatmap(forced.cross[layer, head], run.source_tokens, forced.reference_tokens,

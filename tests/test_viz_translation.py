@@ -56,11 +56,17 @@ def test_cross_grid_has_one_tile_per_head_and_caps_long_inputs():
 def test_three_attentions_draw_each_mask():
     n_s, n_t = len(SOURCE), len(PRODUCED)
     causal = np.tril(rows_of(n_t, n_t))
-    charts = vt.three_attentions(rows_of(n_s, n_s), causal, rows_of(n_t, n_s), SOURCE, INPUTS, PRODUCED)
-    decoder_z = plotly_array(charts["decoder"].figure.to_dict()["data"][0]["z"])
+    chart = vt.three_attentions(rows_of(n_s, n_s), causal, rows_of(n_t, n_s), SOURCE, INPUTS, PRODUCED)
+    data = chart.figure.to_dict()["data"]
+    encoder_z, decoder_z, cross_z = (plotly_array(t["z"]) for t in data[:3])
     assert np.isnan(decoder_z[np.triu(np.ones((n_t, n_t), dtype=bool), 1)]).all()
-    assert np.isfinite(plotly_array(charts["encoder"].figure.to_dict()["data"][0]["z"])).all()
-    assert list(charts["decoder"].table.columns)[0] == "00 <pad>"
+    assert np.isfinite(encoder_z).all() and np.isfinite(cross_z).all() and cross_z.shape == (n_t, n_s)
+    assert [t["showscale"] for t in data[:3]] == [False, False, True]          # one colour scale for the three
+    table = chart.table
+    assert set(table.index.get_level_values("attention")) == {"encoder self-attention", "decoder masked self-attention",
+                                                              "cross-attention"}
+    assert table.loc[("decoder masked self-attention", "01 ▁fichier", "00 <pad>"), "weight"] == causal[1, 0]
+    assert np.isnan(table.loc[("decoder masked self-attention", "01 ▁fichier", "02 ▁fichier"), "weight"])
 
 
 def test_step_rows_and_reference_probabilities():

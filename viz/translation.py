@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from viz.common import (LINE_COLOURS, SEQUENTIAL, Chart, colorscale, figure, layout_axis, plot_text, subplot_axes,
-                        subplots_layout, token_labels)
-from viz.heatmap import heatmap
+from viz.common import (LINE_COLOURS, MASKED_COLOUR, SEQUENTIAL, Chart, colorscale, figure, layout_axis, plot_text,
+                        subplot_axes, subplots_layout, token_labels)
+from viz.heatmap import axis_ticks, heatmap
 from viz.lines import lines
 
 # (source language, target language) as the labels name them; a loaded model that is not the
@@ -97,27 +97,52 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
 
 def three_attentions(encoder_self: np.ndarray, decoder_self: np.ndarray, cross: np.ndarray,
                      source_tokens: Sequence[str], target_inputs: Sequence[str],
-                     produced: Sequence[str], languages: tuple[str, str] = LANGUAGES) -> dict[str, Chart]:
-    """The three kinds of attention of one layer and head, each with its mask drawn (grey = blocked).
+                     produced: Sequence[str], languages: tuple[str, str] = LANGUAGES) -> Chart:
+    """The three kinds of attention of one layer and head side by side in one figure, one colour scale,
+    each with its mask drawn (grey = blocked).
 
     Encoder self-attention: source x source, nothing blocked (bidirectional). Decoder self-attention:
     produced x decoder inputs, the upper triangle blocked (causal). Cross-attention: produced x
-    source, nothing blocked (every step reads the whole source).
+    source, nothing blocked (every step reads the whole source). Rows are queries, columns keys.
+    Table: the three matrices stacked, indexed by (attention, query), blocked cells empty.
     """
     n_t = len(produced)
-    causal_blocked = ~np.tri(n_t, dtype=bool)
-    source = token_labels(source_tokens)
-    return {
-        "encoder": heatmap(encoder_self, source, source, title="Encoder self-attention (bidirectional)",
-                           row_title=f"{languages[0]} token (query)", col_title=f"{languages[0]} token (key)",
-                           masked=np.zeros(encoder_self.shape, dtype=bool)),
-        "decoder": heatmap(decoder_self, token_labels(produced), token_labels(target_inputs),
-                           title="Decoder masked self-attention (causal)", row_title=target_axis(languages),
-                           col_title="decoder input (key)", masked=causal_blocked),
-        "cross": heatmap(cross, token_labels(produced), source, title="Cross-attention (decoder reads encoder)",
-                         row_title=target_axis(languages), col_title=source_axis(languages),
-                         masked=np.zeros(cross.shape, dtype=bool)),
-    }
+    source, target, inputs = token_labels(source_tokens), token_labels(produced), token_labels(target_inputs)
+    panels = (
+        ("encoder self-attention", f"{languages[0]} (query) x {languages[0]} (key)", encoder_self, source, source,
+         np.zeros(np.shape(encoder_self), dtype=bool)),
+        ("decoder masked self-attention", f"{languages[1]} produced x decoder input", decoder_self, target, inputs,
+         ~np.tri(n_t, dtype=bool)),
+        ("cross-attention", f"{languages[1]} produced x {languages[0]} read", cross, target, source,
+         np.zeros(np.shape(cross), dtype=bool)),
+    )
+    layout = subplots_layout(1, 3, [f"<b>{name}</b><br>{axes}" for name, axes, *_ in panels], horizontal_spacing=0.15)
+    data, frames = [], []
+    for col, (name, _, matrix, rows, cols, blocked) in enumerate(panels, start=1):
+        z = np.where(blocked, np.nan, np.asarray(matrix, dtype=np.float32))
+        axes = subplot_axes(1, col, 3)
+        row_cats, col_cats = [plot_text(r) for r in rows], [plot_text(c) for c in cols]
+        data.append(dict(type="heatmap", z=z, x=col_cats, y=row_cats, zmin=0.0, zmax=1.0,
+                         colorscale=colorscale(SEQUENTIAL), showscale=col == 3, hoverongaps=False,
+                         colorbar=dict(title=dict(text="weight"), thickness=12),
+                         hovertemplate=f"{name}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
+                         **axes))
+        xt, xl = axis_ticks(cols)
+        yt, yl = axis_ticks(rows)
+        layout[layout_axis(axes["xaxis"])].update(type="category", tickmode="array", tickangle=-90,
+                                                  tickvals=[col_cats[i] for i in xt], ticktext=xl, showgrid=False)
+        layout[layout_axis(axes["yaxis"])].update(type="category", tickmode="array", autorange="reversed",
+                                                  tickvals=[row_cats[i] for i in yt], ticktext=yl, showgrid=False)
+        frame = pd.DataFrame(z, index=pd.Index(rows, name="query"), columns=cols)
+        frames.append(frame.stack(future_stack=True).rename("weight").to_frame().assign(attention=name))
+    if (~np.tri(n_t, dtype=bool)).any():
+        data.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="blocked by the mask",
+                         marker=dict(symbol="square", size=12, color=MASKED_COLOUR, line=dict(color="#636363", width=1))))
+    n = max(len(source), n_t)
+    layout.update(height=int(min(900, max(380, 200 + 20 * n))), plot_bgcolor=MASKED_COLOUR, showlegend=True,
+                  legend=dict(orientation="h", y=-0.25), margin=dict(l=10, r=10, t=80, b=10))
+    table = pd.concat(frames).reset_index().rename(columns={"level_1": "key"})
+    return Chart(figure(data, layout), table.set_index(["attention", "query", "key"]))
 
 
 def step_rows(cross_row: np.ndarray, self_row: np.ndarray, source_tokens: Sequence[str],
