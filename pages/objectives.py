@@ -8,7 +8,6 @@ from services import cached, models, state, ui
 from viz import heatmap as vh
 from viz import masks as vm
 from viz import objectives as vo
-from viz import predictions as vpred
 from viz.common import token_labels
 
 CARDS = {
@@ -63,6 +62,14 @@ def paper(text: str) -> None:
     st.caption(text)
 
 
+def figure_columns() -> tuple:
+    """Two figures side by side in a full-width card; one under the other in a half-width one."""
+    if pair:
+        place = st.container()
+        return place, place
+    return tuple(st.columns(2))
+
+
 def bert_card() -> None:
     paper("Devlin et al., 2019. Encoder; the masked positions are predicted from both sides.")
     st.latex(r"\mathcal{L}_{MLM} = -\sum_{i \in M} \log P(x_i \mid \tilde{x}),\qquad "
@@ -70,8 +77,10 @@ def bert_card() -> None:
     run = ui.compute(cached.mlm_masking, view.encoder, text, int(seed), kind="info")
     if run is None:
         return
-    ui.show_figure(vpred.masking_figure(run.tokens, run.input_tokens, run.actions), "ob_bert_masking",
-                   "bert_masking.csv")
+    ui.show_figure(vo.epochs_figure(run.tokens, [run.actions], title="BERT masking on your sentence (seeded)",
+                                    vertical=pair, names=["chosen"]), "ob_bert_masking", "bert_masking.csv")
+    st.caption("What the encoder reads:")
+    st.code(" ".join(run.input_tokens), language=None)
     for pos, top, p_orig in zip(run.chosen, run.top, run.p_original):
         st.markdown(f"- {ui.escape_markdown(labels[pos])} ({run.actions[pos]}): the encoder guesses "
                     + ", ".join(f"{ui.escape_markdown(t)} {p:.0%}" for t, p in top)
@@ -90,10 +99,10 @@ def roberta_card() -> None:
     run = ui.compute(cached.masking_epochs, view.encoder, text, int(seed), kind="info")
     if run is None:
         return
-    ui.show_figure(vo.epochs_figure(run.tokens, run.static, title="BERT, static: one mask, the same every epoch"),
-                   "ob_static", "static_masking.csv")
-    ui.show_figure(vo.epochs_figure(run.tokens, run.dynamic, title="RoBERTa, dynamic: a new mask every epoch"),
-                   "ob_dynamic", "dynamic_masking.csv")
+    ui.show_figure(vo.epochs_figure(run.tokens, run.static, title="BERT, static: one mask, the same every epoch",
+                                    vertical=pair), "ob_static", "static_masking.csv")
+    ui.show_figure(vo.epochs_figure(run.tokens, run.dynamic, title="RoBERTa, dynamic: a new mask every epoch",
+                                    vertical=pair), "ob_dynamic", "dynamic_masking.csv")
     st.markdown(f"Over 4 epochs the static mask trains on **{run.covered_static}** positions of this sentence, "
                 f"dynamic masking on **{run.covered_dynamic}**. (BERT's data had 10 copies with different masks, "
                 "so each mask was seen 4 times in 40 epochs.) RoBERTa's own mask token is `<mask>`.")
@@ -121,7 +130,7 @@ def elmo_card() -> None:
           "states are concatenated. Not a Transformer: a comparison of masks only.")
     st.latex(r"\mathcal{L} = -\sum_t \left[\log P(x_t \mid x_{<t}) + \log P(x_t \mid x_{>t})\right]")
     masks = model_masks("elmo", len(tokens))
-    left, right = st.columns(2)
+    left, right = figure_columns()
     with left:
         ui.show_figure(vm.allowed_figure(masks["forward"], tokens, title="forward LM"), "ob_elmo_f", "elmo_forward.csv")
     with right:
@@ -177,7 +186,7 @@ def mass_card() -> None:
     st.caption("What the encoder reads (the span hidden):")
     st.code(" ".join(enc_info.mask_token if hidden else tok for tok, hidden in zip(tokens, masks["masked"])),
             language=None)
-    left, right = st.columns(2)
+    left, right = figure_columns()
     with left:
         ui.show_figure(vm.allowed_figure(masks["decoder"], span_tokens, title="decoder: causal over the span"),
                        "ob_mass_dec", "mass_decoder.csv")
@@ -214,7 +223,7 @@ def unilm_card() -> None:
     run = ui.compute(cached.prefix_what_if, view.decoder, text, prefix, layer, head, kind="info")
     if run is None:
         return
-    left, right = st.columns(2)
+    left, right = figure_columns()
     with left:
         ui.show_figure(vm.allowed_figure(run.allowed, run.tokens, title=f"prefix LM mask (prefix {prefix})"),
                        "ob_prefix_mask", "prefix_mask.csv")

@@ -14,21 +14,29 @@ from viz.heatmap import axis_ticks
 from viz.predictions import action_strips
 
 
-def epochs_figure(tokens: Sequence[str], epochs: Sequence[Sequence[str]], *, title: str = "") -> Chart:
+def epochs_figure(tokens: Sequence[str], epochs: Sequence[Sequence[str]], *, title: str = "",
+                  vertical: bool = False, names: Sequence[str] | None = None) -> Chart:
     """One strip per epoch: which positions the masking chose and what it did there (ACTION_COLOURS).
 
+    ``vertical``: epochs as columns and positions down the page (for a narrow, side-by-side card);
+    ``names``: the strips' names (default "epoch 1", "epoch 2", ...).
     Table: one row per epoch, one column per position, the action as text.
     """
     labels = token_labels(tokens)
-    rows = [(f"epoch {e + 1}", tokens, actions) for e, actions in enumerate(epochs)]
-    data = action_strips(rows, labels)
+    names = list(names) if names is not None else [f"epoch {e + 1}" for e in range(len(epochs))]
+    rows = [(name, tokens, actions) for name, actions in zip(names, epochs)]
+    data = action_strips(rows, labels, vertical=vertical)
     ticks, texts = axis_ticks(labels)
     n = len(epochs)
-    layout = dict(title=dict(text=title), height=150 + 48 * n, legend={"orientation": "h", "y": -0.25},
-                  margin=dict(l=10, r=10, t=50, b=10),
-                  yaxis=dict(tickvals=list(range(n - 1, -1, -1)), ticktext=[r[0] for r in rows], range=[-0.6, n - 0.4],
-                             showgrid=False),
-                  xaxis=dict(range=[-0.7, len(tokens) - 0.3], tickvals=ticks, ticktext=texts, title=dict(text="pos")))
+    epoch_axis = dict(tickvals=list(range(n - 1, -1, -1)), ticktext=[r[0] for r in rows], range=[-0.6, n - 0.4],
+                      showgrid=False)
+    pos_axis = dict(range=[-0.7, len(tokens) - 0.3], tickvals=ticks, ticktext=texts, title=dict(text="pos"))
+    if vertical:
+        epoch_axis.update(tickvals=list(range(n)), side="top")
+        pos_axis.update(autorange=None, range=[len(tokens) - 0.3, -0.7])
+    layout = dict(title=dict(text=title), legend={"orientation": "h", "y": -0.25 if not vertical else -0.05},
+                  height=(140 + 26 * len(tokens)) if vertical else 150 + 48 * n, margin=dict(l=10, r=10, t=50, b=10),
+                  xaxis=epoch_axis if vertical else pos_axis, yaxis=pos_axis if vertical else epoch_axis)
     table = pd.DataFrame([list(a) for a in epochs], index=pd.Index([r[0] for r in rows], name="epoch"), columns=labels)
     return Chart(figure(data, layout), table)
 

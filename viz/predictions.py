@@ -59,27 +59,30 @@ def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequ
     return Chart(figure(data, layout), table)
 
 
-def action_strips(rows: Sequence[tuple[str, Sequence[str], Sequence[str]]], labels: Sequence[str]) -> list[dict]:
+def action_strips(rows: Sequence[tuple[str, Sequence[str], Sequence[str]]], labels: Sequence[str],
+                  vertical: bool = False) -> list[dict]:
     """Rows of squares, one per position, coloured by what the masking did there (ACTION_COLOURS).
 
     ``rows``: (row name, the tokens written in the squares, the action at each position), drawn top
-    to bottom at y = len(rows) - 1 ... 0; ``labels`` name the positions in the hover. One trace per
+    to bottom at y = len(rows) - 1 ... 0 (``vertical``: as columns x = 0, 1, ..., positions down the
+    y axis, for a narrow figure); ``labels`` name the positions in the hover. One trace per
     (action, row), so the legend lists each action once.
     """
     data, shown = [], set()
     n_labels = len(labels)
     for index, (row, row_tokens, actions) in enumerate(rows):
-        y = float(len(rows) - 1 - index)
+        y = float(index if vertical else len(rows) - 1 - index)
         texts = [plot_text(t) for t in row_tokens]
         for action, colour in ACTION_COLOURS.items():
             where = [i for i, a in enumerate(actions) if a == action]
             if not where:
                 continue
+            xs, ys = ([y] * len(where), where) if vertical else (where, [y] * len(where))
             data.append(dict(
-                type="scatter", x=where, y=[y] * len(where), name=action, legendgroup=action,
+                type="scatter", x=xs, y=ys, name=action, legendgroup=action,
                 mode="markers+text" if n_labels <= MAX_POINT_LABELS else "markers",   # long: tokens on hover
                 showlegend=action not in shown,
-                marker={"symbol": "square", "size": 30, "color": colour, "opacity": 0.45,
+                marker={"symbol": "square", "size": 22 if vertical else 30, "color": colour, "opacity": 0.45,
                         "line": {"color": "#555555", "width": 1}},
                 text=[texts[i] for i in where], textposition="middle center",
                 customdata=[plot_text(labels[i]) for i in where],
