@@ -23,8 +23,8 @@ import analysis
 import model_core
 
 FOLDER = Path(__file__).resolve().parents[1] / "model_core" / "bundled" / "translator"
-SENTENCE = "Authentication is required to set the system time of this computer and its clock."
-REFERENCE = "Authentification requise pour définir l’heure du système de cet ordinateur et son horloge."
+SENTENCE = "Authentication is required to set the system time of this computer and its hardware clock."
+REFERENCE = "Authentification requise pour définir l’heure du système de cet ordinateur et son horloge matérielle."
 
 
 def timed(fn) -> float:

@@ -179,13 +179,18 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)         # rows: W_Q, then W_K, then W_V
         self.out = nn.Linear(d_model, d_model)             # W_O
 
-    def forward(self, x, allowed, rec: Recorder, head_mask=None, mask_needed=True, name=None):
+    def forward(self, x, allowed, rec: Recorder, head_mask=None, mask_needed=True, name=None, cache=None):
         """``name`` overrides the fixed label for this call: a block shared by every layer (ALBERT) is
-        recorded under each layer's name in turn."""
+        recorded under each layer's name in turn. ``cache`` (incremental decoding, a dict the caller owns):
+        the keys and values of the earlier positions, extended here by those of ``x``'s positions."""
         name = name or self.name
         rec(f"{name}.input", x)
         q, k, v = self.qkv(x).chunk(3, dim=-1)                                # each [batch, pos, d_model]
         q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))           # each [batch, head, pos, d_head]
+        if cache is not None:
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
         z = attend(name, q, k, v, allowed, rec, head_mask, mask_needed)
         out = self.out(merge_heads(z))                                        # [batch, pos, d_model]
         rec(f"{name}.out", out)
@@ -208,11 +213,18 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(d_model, 2 * d_model)          # rows: W_K, then W_V, applied to the encoder output
         self.out = nn.Linear(d_model, d_model)             # W_O
 
-    def forward(self, x, memory, allowed, rec: Recorder, head_mask=None, mask_needed=True):
-        """x [batch, target_pos, d_model], memory [batch, source_pos, d_model], allowed [batch, target_pos, source_pos]."""
+    def forward(self, x, memory, allowed, rec: Recorder, head_mask=None, mask_needed=True, cache=None):
+        """x [batch, target_pos, d_model], memory [batch, source_pos, d_model], allowed [batch, target_pos, source_pos].
+
+        ``cache`` (incremental decoding): the encoder's keys and values, computed on the first call only."""
         rec(f"{self.name}.input", x)
         q = split_heads(self.q(x), self.n_heads)                              # [batch, head, target_pos, d_head]
-        k, v = (split_heads(t, self.n_heads) for t in self.kv(memory).chunk(2, dim=-1))  # [batch, head, source_pos, d_head]
+        if cache is not None and "k" in cache:
+            k, v = cache["k"], cache["v"]
+        else:
+            k, v = (split_heads(t, self.n_heads) for t in self.kv(memory).chunk(2, dim=-1))  # [batch, head, source_pos, d_head]
+            if cache is not None:
+                cache["k"], cache["v"] = k, v
         z = attend(self.name, q, k, v, allowed, rec, head_mask, mask_needed)
         out = self.out(merge_heads(z))                                        # [batch, target_pos, d_model]
         rec(f"{self.name}.out", out)

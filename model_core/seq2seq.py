@@ -67,10 +67,11 @@ class StackEmbeddings(nn.Module):
         self.scale = cfg.embed_scale
         self.ln = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps) if cfg.embed_ln else None
 
-    def forward(self, input_ids, rec):
+    def forward(self, input_ids, rec, start: int = 0):
+        """``start``: the position of the first token (incremental decoding feeds one token at a time)."""
         n = self.name
         tok = self.tok(input_ids) * self.scale                           # [batch, pos, d_model]
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device) + self.offset
+        positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device) + self.offset
         pos = self.pos(positions)[None].expand_as(tok)
         rec(f"{n}.tok", tok)
         rec(f"{n}.pos", pos)
@@ -94,12 +95,15 @@ class DecoderBlock(nn.Module):
         self.mlp = FeedForward(cfg.d_model, cfg.d_mlp, cfg.act, f"{self.name}.mlp")
         self.ln_2 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
 
-    def forward(self, x, memory, self_allowed, cross_allowed, rec, cross_needed=True):
+    def forward(self, x, memory, self_allowed, cross_allowed, rec, cross_needed=True, cache=None):
+        """``cache``: this layer's {"self": {...}, "cross": {...}} keys and values (incremental decoding)."""
         n = self.name
         rec(f"{n}.resid_pre", x)
-        x = self.ln_1(x + self.attn(x, self_allowed, rec))
+        self_cache, cross_cache = (None, None) if cache is None else (cache["self"], cache["cross"])
+        x = self.ln_1(x + self.attn(x, self_allowed, rec, cache=self_cache))
         rec(f"{n}.resid_mid", x)
-        x = self.ln_cross(x + self.cross_attn(x, memory, cross_allowed, rec, mask_needed=cross_needed))
+        x = self.ln_cross(x + self.cross_attn(x, memory, cross_allowed, rec, mask_needed=cross_needed,
+                                              cache=cross_cache))
         rec(f"{n}.resid_cross", x)
         x = self.ln_2(x + self.mlp(x, rec))
         rec(f"{n}.resid_post", x)
@@ -134,6 +138,10 @@ class Seq2Seq(nn.Module):
                              (DecoderBlock(cfg, i) for i in range(cfg.n_decoder_layers)))
         self.final_logits_bias = nn.Parameter(torch.zeros(cfg.target_vocab))
 
+    def new_cache(self) -> dict:
+        """An empty incremental-decoding state: per decoder layer the self- and cross-attention keys and values."""
+        return {"length": 0, "layers": [{"self": {}, "cross": {}} for _ in self.decoder.blocks]}
+
     def encode_source(self, input_ids, attention_mask, rec: Recorder) -> torch.Tensor:
         """The encoder stack on checked inputs -> its output [batch, source_pos, d_model]."""
         allowed = padding_allowed(attention_mask)                        # [batch, query_pos, key_pos]
@@ -153,10 +161,15 @@ class Seq2Seq(nn.Module):
         record: Iterable[str] = (),
         logits_at: Optional[Sequence[int]] = None,
         encoder_hidden: Optional[torch.Tensor] = None,
+        cache: Optional[dict] = None,
     ) -> Seq2SeqOutput:
         """Source ids [batch, source_pos] and decoder inputs [batch, target_pos] (None: the start token alone)
         -> logits [batch, target_pos, target_vocab]. ``encoder_hidden`` (from an earlier call on the same
-        source) skips the encoder: step-by-step decoding runs it once."""
+        source) skips the encoder: step-by-step decoding runs it once.
+
+        ``cache`` (from ``new_cache()``, owned by the caller): incremental decoding. The decoder inputs are
+        then only the new tokens; the earlier positions' keys and values come from the cache, which this
+        call extends. No padding on the target side in this mode."""
         input_ids, attention_mask, _ = check_inputs(self.config, input_ids, attention_mask, None)
         if decoder_input_ids is None:
             decoder_input_ids = torch.full((input_ids.shape[0], 1), self.config.decoder_start_token_id,
@@ -166,16 +179,24 @@ class Seq2Seq(nn.Module):
         if decoder_input_ids.shape[0] != input_ids.shape[0]:
             raise InputError(f"There are {input_ids.shape[0]} source rows but {decoder_input_ids.shape[0]} target rows.")
         rec = Recorder(record)
-        with torch.no_grad():                # the core's one no_grad: callers need none of their own
+        with torch.inference_mode():         # the core's one no_grad: callers need none of their own
             memory = encoder_hidden if encoder_hidden is not None else self.encode_source(input_ids, attention_mask, rec)
             n_target = decoder_input_ids.shape[1]
-            # Causal AND padding: target position t reads real target positions <= t.
+            start = 0 if cache is None else cache["length"]
+            # Causal AND padding: target position t reads real target positions <= t (with a cache, the
+            # new positions also read every earlier one).
             self_allowed = padding_allowed(decoder_attention_mask) & causal_allowed(n_target, input_ids.device)
+            if start:
+                earlier = torch.ones(self_allowed.shape[0], n_target, start, dtype=torch.bool, device=input_ids.device)
+                self_allowed = torch.cat([earlier, self_allowed], dim=2)
             # Every target position reads every real source position.
             cross_allowed = attention_mask.bool()[:, None, :].expand(-1, n_target, -1)
-            x = self.decoder.embed(decoder_input_ids, rec)
-            for block in self.decoder.blocks:
-                x = block(x, memory, self_allowed, cross_allowed, rec, not bool(attention_mask.all()))
+            x = self.decoder.embed(decoder_input_ids, rec, start)
+            for i, block in enumerate(self.decoder.blocks):
+                x = block(x, memory, self_allowed, cross_allowed, rec, not bool(attention_mask.all()),
+                          None if cache is None else cache["layers"][i])
+            if cache is not None:
+                cache["length"] = start + n_target
             rows = x if logits_at is None else x[:, torch.as_tensor(logits_at, dtype=torch.long).flatten()]
             logits = F.linear(rows, self.decoder.embed.tok.weight, self.final_logits_bias)  # tied
             rec("logits", logits)

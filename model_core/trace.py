@@ -58,5 +58,5 @@ class Recorder:
         return wanted
 
     def __call__(self, name: str, tensor: torch.Tensor) -> None:
-        if self.wants(name):
+        if self.patterns and self.wants(name):          # nothing asked for (decoding): no lookups at all
             self.trace[name] = tensor.detach()

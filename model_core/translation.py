@@ -1,8 +1,8 @@
 """Translating with the encoder-decoder: greedy decoding (the default) and beam search.
 
-The encoder runs once; each decoding step runs the decoder on the whole target prefix (no
-key/value cache: at the lengths the app shows that costs little, and every step is the plain
-forward a page can trace). Both strategies never produce the pad token (Marian's `bad_words_ids`;
+The encoder runs once. Greedy decoding feeds the decoder one new token per step and keeps the
+earlier positions' keys and values in a cache the caller owns (``Seq2Seq.new_cache``); beam search
+runs the decoder on each beam's whole prefix (at the lengths the app shows that costs little). Both strategies never produce the pad token (Marian's `bad_words_ids`;
 Marian also starts the decoder with it) and end with </s>: when `max_new_tokens` is reached the last token is
 </s>, as transformers' forced end-of-sentence does.
 """
@@ -34,11 +34,13 @@ def _check(model, max_new_tokens: int, num_beams: int) -> None:
         raise InputError("num_beams must be 1 (greedy) or more (beam search).")
 
 
-def _step_log_probs(model: Seq2Seq, source: Encoded, memory, prefixes: torch.Tensor, last: bool) -> torch.Tensor:
-    """Log-probabilities of the next token after each prefix [rows, pos] -> [rows, vocab]."""
+def _step_log_probs(model: Seq2Seq, source: Encoded, memory, prefixes: torch.Tensor, last: bool,
+                    cache: dict | None = None) -> torch.Tensor:
+    """Log-probabilities of the next token after each prefix [rows, pos] -> [rows, vocab] (with ``cache``:
+    ``prefixes`` are only the newest tokens, the rest is in the cache)."""
     rows = prefixes.shape[0]
     out = model(source.input_ids.expand(rows, -1), source.attention_mask.expand(rows, -1), prefixes,
-                logits_at=[-1], encoder_hidden=memory.expand(rows, -1, -1))
+                logits_at=[-1], encoder_hidden=memory.expand(rows, -1, -1), cache=cache)
     logp = out.logits[:, 0].float().log_softmax(dim=-1)                  # [rows, vocab]
     cfg = model.config
     logp[:, cfg.pad_token_id] = float("-inf")                            # never padding
@@ -56,15 +58,17 @@ def generate_ids(model: Seq2Seq, source: Encoded, max_new_tokens: int = 64, num_
     memory = model(source.input_ids, source.attention_mask, logits_at=()).encoder_hidden   # [1, source_pos, d_model]
     start = torch.tensor([[cfg.decoder_start_token_id]])
     if num_beams == 1:
-        ids, total = start, 0.0
+        # Greedy: one new token per step, the earlier positions' keys and values kept in a cache.
+        cache, new, ids, total = model.new_cache(), start, [], 0.0
         for step in range(max_new_tokens):
-            logp = _step_log_probs(model, source, memory, ids, step == max_new_tokens - 1)[0]
+            logp = _step_log_probs(model, source, memory, new, step == max_new_tokens - 1, cache)[0]
             token = int(logp.argmax())
             total += float(logp[token])
-            ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+            ids.append(token)
+            new = torch.tensor([[token]])
             if token == cfg.eos_token_id:
                 break
-        return ids[0, 1:].tolist(), total
+        return ids, total
 
     beams, scores = start, torch.zeros(1)                                # running prefixes and their sums
     finished: list[tuple[float, list[int], float]] = []                  # (normalised score, ids, sum)

@@ -287,3 +287,19 @@ def test_bart_greedy_equals_generate():
     ref = hf.generate(input_ids=torch.tensor([source]), max_new_tokens=15, do_sample=False, num_beams=1,
                       bad_words_ids=[[1]])
     assert ids == ref[0, 1:].tolist()
+
+
+def test_incremental_decoding_with_a_cache_equals_the_full_pass():
+    ours = model_core.from_hf(tiny_marian(seed=6))
+    ids, mask, dec, _ = padded_batch()
+    src, src_mask, target = ids[1:], mask[1:], dec[1:]
+    full = ours(src, src_mask, target, record=("decoder.blocks.*.attn.pattern",))
+    cache = ours.new_cache()
+    for t in range(target.shape[1]):
+        step = ours(src, src_mask, target[:, t:t + 1], cache=cache, encoder_hidden=full.encoder_hidden,
+                    record=("decoder.blocks.*.attn.pattern",))
+        close(step.logits[0, 0], full.logits[0, t], f"logits at step {t}")
+        close(step.trace["decoder.blocks.1.attn.pattern"][0, :, 0], full.trace["decoder.blocks.1.attn.pattern"][0, :, t,
+                                                                                                              : t + 1],
+              f"self-attention row {t}")
+    assert cache["length"] == target.shape[1] and cache["layers"][0]["self"]["k"].shape[2] == target.shape[1]
