@@ -344,6 +344,9 @@ st.markdown(
     "to the gradient, so the adaptive scaling weakens it where gradients are large; **AdamW** applies it "
     "directly to the weights (decoupled), the form BERT-style training uses."
 )
+st.latex(r"\text{Adagrad: } G_t = G_{t-1} + g_t^2,\ \theta_t = \theta_{t-1} - \eta\frac{g_t}{\sqrt{G_t} + \epsilon}"
+         r"\qquad \text{RMSProp: } s_t = \rho s_{t-1} + (1-\rho) g_t^2,\ "
+         r"\theta_t = \theta_{t-1} - \eta\frac{g_t}{\sqrt{s_t} + \epsilon}")
 st.latex(r"\text{Adam: } m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
          r"\theta_t = \theta_{t-1} - \eta \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}")
 st.latex(r"\text{Adam + L2: } g_t \leftarrow g_t + \lambda\theta_{t-1},\qquad "

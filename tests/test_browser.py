@@ -159,6 +159,7 @@ def test_page_loads_clean(watched, shots, name):
     # The translator's own vocabulary reads "cat" as two pieces; its source tokens start with "The".
     assert ("▁The" in ticks if name == "translation" else "cat" in ticks) or name == "positional"
     assert watched.console_errors == []
+    assert watched.page.locator(".katex-error").count() == 0, "a formula failed to render"
     watched.page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
