@@ -100,25 +100,13 @@ st.markdown(
     f"put their weight on the {source_lang} word being translated."
 )
 shape = state.url_widget(st.radio, "tr_view", "Draw it as", options=["heatmap", "lines"], horizontal=True)
-left, right = st.columns(2)
 one_head = run.cross[layer, head]
-mean_heads = run.cross[layer].mean(axis=0)
-with left:
-    if shape == "heatmap":
-        chart = vt.cross_heatmap(one_head, run.source_tokens, run.produced, title=f"Layer {layer}, head {head}",
-                                 languages=languages)
-    else:
-        chart = vt.cross_lines(one_head, run.source_tokens, run.produced, title=f"Layer {layer}, head {head}",
-                               languages=languages)
-    ui.show_figure(chart, "cross", f"cross_L{layer}H{head}.csv")
-with right:
-    if shape == "heatmap":
-        chart = vt.cross_heatmap(mean_heads, run.source_tokens, run.produced, title=f"Layer {layer}, mean of the heads",
-                                 languages=languages)
-    else:
-        chart = vt.cross_lines(mean_heads, run.source_tokens, run.produced, title=f"Layer {layer}, mean of the heads",
-                               languages=languages)
-    ui.show_figure(chart, "cross_mean", f"cross_L{layer}_mean.csv")
+draw = vt.cross_heatmap if shape == "heatmap" else vt.cross_lines
+views = ((one_head, f"Layer {layer}, head {head}", "cross", f"cross_L{layer}H{head}.csv"),
+         (run.cross[layer].mean(axis=0), f"Layer {layer}, mean of the heads", "cross_mean", f"cross_L{layer}_mean.csv"))
+for column, (pattern, title, key, file_name) in zip(st.columns(2), views):
+    with column:
+        ui.show_figure(draw(pattern, run.source_tokens, run.produced, title=title, languages=languages), key, file_name)
 with st.expander("Every layer and head at a glance (click a tile's corner square to open that head)"):
     ui.show_figure(vt.cross_grid(run.cross, run.source_tokens, run.produced, (layer, head), languages),
                    "cross_grid", "cross_all_heads.csv", on_select=ui.open_clicked_head("fig_cross_grid", "tr"),

@@ -51,9 +51,10 @@ PYDOC_PARTS = ("tutorial", "faq", "howto", "glossary.rst.txt", "whatsnew", "refe
 JARGON_FILE = Path("/usr/share/doc/jargon-text/jargon.txt.gz")
 
 
-def read_packages() -> list[str]:
+def read_packages(path: Path = PACKAGES_FILE) -> list[str]:
+    """The package names of a list file: one per line, '#' starts a comment."""
     names = []
-    for line in PACKAGES_FILE.read_text().splitlines():
+    for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             names.append(line)

@@ -45,8 +45,12 @@ import random
 import re
 import struct
 import subprocess
+import sys
 import unicodedata
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_corpus import package_versions, read_packages  # noqa: E402  (one reader of package lists)
 
 SEED = 20261202
 VALID_GROUPS = 1500
@@ -81,23 +85,9 @@ def read_mo(path: Path) -> dict[str, str]:
     return catalog
 
 
-def read_packages() -> list[str]:
-    names = []
-    for line in PACKAGES_FILE.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            names.append(line)
-    return names
-
-
 def package_of(path: Path) -> str:
     out = subprocess.run(["dpkg", "-S", str(path)], capture_output=True, text=True)
     return out.stdout.split(":", 1)[0].strip() or "unknown"
-
-
-def package_version(name: str) -> str:
-    out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True, text=True)
-    return out.stdout.strip() or "not installed"
 
 
 def clean(text: str) -> str:
@@ -141,7 +131,7 @@ def main() -> None:
     parser.add_argument("--install", action="store_true", help="apt-get install the package list (root)")
     parser.add_argument("--out", default=str(ROOT / "data" / "translation"))
     args = parser.parse_args()
-    packages = read_packages()
+    packages = read_packages(PACKAGES_FILE)
     if args.install:
         subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *packages], check=True)
 
@@ -170,7 +160,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     used_packages = sorted(set(owners.values()) | set(packages))
     manifest = {"seed": SEED, "max_words": MAX_WORDS, "skipped_domains": sorted(SKIP_DOMAINS),
-                "packages": {name: package_version(name) for name in used_packages},
+                "packages": package_versions(used_packages),
                 "new_pairs_per_domain": per_domain, "domain_package": owners, "files": {}}
     for split, split_keys in splits.items():
         rows = [pair for key in split_keys for pair in groups[key]]
