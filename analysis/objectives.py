@@ -18,7 +18,7 @@ import model_core
 from model_core import InputError, objective_masks  # noqa: F401  (the masks, re-exported for the pages)
 
 from .common import MARKERS, check_text, encode, run
-from .predictions import _replacement_ids, _special_ids, bert_mask_plan, check_mlm
+from .predictions import check_mlm, sentence_mask_plan
 
 Guesses = tuple[tuple[str, float], ...]
 
@@ -26,6 +26,17 @@ Guesses = tuple[tuple[str, float], ...]
 def word_positions(tokens: Sequence[str]) -> list[int]:
     """Positions of the sentence's own tokens (not [CLS], [SEP], padding)."""
     return [i for i, tok in enumerate(tokens) if tok not in MARKERS]
+
+
+def _words_of(model: Any, text: str, what: str) -> tuple[model_core.Encoded, int, list[str], list[int]]:
+    """The encoding of ``text``, its length, tokens and word positions; InputError when it has no word."""
+    enc = encode(model, [text])
+    n = int(enc.lengths[0])
+    tokens = enc.tokens[0][:n]
+    words = word_positions(tokens)
+    if not words:
+        raise InputError(f"The sentence has no word to {what}; type a few words.")
+    return enc, n, tokens, words
 
 
 @dataclass(frozen=True)
@@ -46,12 +57,8 @@ def masking_epochs(model: Any, text: str, seed: int, epochs: int = 4) -> Masking
     enc = encode(model, [text])
     n = int(enc.lengths[0])
     ids = enc.input_ids[0, :n].tolist()
-    special = _special_ids(model.tokenizer)
-    flags = [i in special for i in ids]
-    replacements = _replacement_ids(model.tokenizer)
-    mask_id = model.tokenizer.mask_token_id
-    once = bert_mask_plan(ids, flags, mask_id, replacements, seed)
-    fresh = [bert_mask_plan(ids, flags, mask_id, replacements, seed + epoch) for epoch in range(epochs)]
+    once = sentence_mask_plan(model, ids, seed)
+    fresh = [sentence_mask_plan(model, ids, seed + epoch) for epoch in range(epochs)]
     return MaskingEpochs(
         tokens=tuple(enc.tokens[0][:n]), static=tuple(once.actions for _ in range(epochs)),
         dynamic=tuple(plan.actions for plan in fresh), covered_static=len(once.chosen),
@@ -79,12 +86,7 @@ def mass_span(encoder: Any, decoder: Any, text: str, start: int, length: int, to
     """
     check_text(text)
     check_mlm(encoder)
-    enc = encode(encoder, [text])
-    n = int(enc.lengths[0])
-    tokens = enc.tokens[0][:n]
-    words = word_positions(tokens)
-    if not words:
-        raise InputError("The sentence has no word to hide; type a few words.")
+    enc, n, tokens, words = _words_of(encoder, text, "hide")
     if start not in words or start + length - 1 not in words or length < 1:
         raise InputError(f"The hidden span must cover words of the sentence: positions {words[0]} to {words[-1]}.")
     if start == words[0]:
@@ -136,12 +138,7 @@ def permutation_view(model: Any, text: str, order: Sequence[int], position: int,
     """
     check_text(text)
     check_mlm(model)
-    enc = encode(model, [text])
-    n = int(enc.lengths[0])
-    tokens = enc.tokens[0][:n]
-    words = word_positions(tokens)
-    if not words:
-        raise InputError("The sentence has no word to order; type a few words.")
+    enc, n, tokens, words = _words_of(model, text, "order")
     order = [int(x) for x in order]
     if sorted(order) != words:
         raise InputError("A factorisation order must list every word position exactly once: "

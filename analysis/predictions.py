@@ -193,6 +193,13 @@ def _replacement_ids(tokenizer: Any) -> tuple[int, ...]:
     return tuple(sorted(i for tok, i in vocab.items() if tok.isalpha() and tok.isascii() and len(tok) > 1))
 
 
+def sentence_mask_plan(model: Any, ids: Sequence[int], seed: int) -> MaskPlan:
+    """``bert_mask_plan`` on one sentence's token ids with the model's own special, [MASK] and replacement ids."""
+    specials = _special_ids(model.tokenizer)
+    return bert_mask_plan(ids, [i in specials for i in ids], int(model.tokenizer.mask_token_id),
+                          _replacement_ids(model.tokenizer), seed=int(seed))
+
+
 @dataclass(frozen=True)
 class MaskingRun:
     """BERT's masking recipe on a sentence, and the model's guesses at the chosen positions."""
@@ -211,11 +218,8 @@ def mlm_masking(model: Any, text: str, seed: int, top_k: int = 3) -> MaskingRun:
     check_text(text)
     check_mlm(model)
     enc = encode(model, [text])
-    n = int(enc.lengths[0])
-    ids = enc.input_ids[0, :n].tolist()
-    specials = _special_ids(model.tokenizer)
-    plan = bert_mask_plan(ids, [i in specials for i in ids], int(model.tokenizer.mask_token_id),
-                          _replacement_ids(model.tokenizer), seed=int(seed))
+    ids = enc.input_ids[0, :int(enc.lengths[0])].tolist()
+    plan = sentence_mask_plan(model, ids, seed)
     enc.input_ids = torch.tensor([list(plan.input_ids)])  # one row: no padding to keep
     tok = model.tokenizer
     top, p_original = (), ()

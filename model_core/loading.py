@@ -211,32 +211,26 @@ def tiny_random(kind: str, seed: int = 0) -> TransformerModel:
 
     "encoder" and "decoder" use the MiniLM tokenizer; "seq2seq" the bundled translator's."""
     torch.manual_seed(seed)
+    common = dict(n_positions=512, d_model=32, n_layers=2, n_heads=4, d_mlp=64)
     if kind == "seq2seq":
-        folder = BUNDLED_DIR / "translator"
-        tok = load_tokenizer(folder)
-        model = Seq2Seq(Seq2SeqConfig(vocab_size=len(tok), n_positions=512, d_model=32, n_layers=2, n_heads=4,
-                                      d_mlp=64, ln_eps=1e-5, act="relu", pos_kind="sinusoidal_halves",
-                                      pad_token_id=tok.pad_token_id, n_decoder_layers=2, embed_scale=32 ** 0.5,
-                                      decoder_start_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id))
-        for name, p in model.named_parameters():
-            if p.requires_grad and ".ln" not in f".{name}":
-                torch.nn.init.normal_(p, std=0.2)
-        model.eval()
-        model.tokenizer = tok
-        model.name = "tiny random seq2seq"
-        return model
-    common = dict(vocab_size=30522, n_positions=512, d_model=32, n_layers=2, n_heads=4, d_mlp=64)
-    if kind == "encoder":
-        model: TransformerModel = Encoder(EncoderConfig(ln_eps=1e-12, act="gelu", **common))
+        tok = load_tokenizer(BUNDLED_DIR / "translator")
+        model: TransformerModel = Seq2Seq(Seq2SeqConfig(
+            vocab_size=len(tok), ln_eps=1e-5, act="relu", pos_kind="sinusoidal_halves", pad_token_id=tok.pad_token_id,
+            n_decoder_layers=2, embed_scale=32 ** 0.5, decoder_start_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id, **common))
+    elif kind == "encoder":
+        tok = load_tokenizer(minilm_dir())
+        model = Encoder(EncoderConfig(vocab_size=30522, ln_eps=1e-12, act="gelu", **common))
     elif kind == "decoder":
-        model = Decoder(DecoderConfig(ln_eps=1e-5, act="gelu_tanh", **common))
+        tok = load_tokenizer(minilm_dir())
+        model = Decoder(DecoderConfig(vocab_size=30522, ln_eps=1e-5, act="gelu_tanh", **common))
     else:
-        raise ValueError(f"kind must be 'encoder', 'decoder' or 'translator', got {kind!r}")
+        raise ValueError(f"kind must be 'encoder', 'decoder' or 'seq2seq', got {kind!r}")
     for name, p in model.named_parameters():
         if p.requires_grad and ".ln" not in f".{name}":      # LayerNorms keep weight 1, bias 0
             torch.nn.init.normal_(p, std=0.2)
     model.eval()
-    model.tokenizer = load_tokenizer(minilm_dir())
+    model.tokenizer = tok
     model.name = f"tiny random {kind}"
     return model
 

@@ -191,9 +191,10 @@ class Seq2Seq(nn.Module):
                 self_allowed = torch.cat([earlier, self_allowed], dim=2)
             # Every target position reads every real source position.
             cross_allowed = attention_mask.bool()[:, None, :].expand(-1, n_target, -1)
+            cross_needed = not bool(attention_mask.all())                # a padded source
             x = self.decoder.embed(decoder_input_ids, rec, start)
             for i, block in enumerate(self.decoder.blocks):
-                x = block(x, memory, self_allowed, cross_allowed, rec, not bool(attention_mask.all()),
+                x = block(x, memory, self_allowed, cross_allowed, rec, cross_needed,
                           None if cache is None else cache["layers"][i])
             if cache is not None:
                 cache["length"] = start + n_target
