@@ -25,8 +25,9 @@ from .optimisers import Race, race
 from .optimisers import surface as loss_surface
 from .positional import (offset_rotation, pca_2d, position_embeddings, similarity_by_distance,
                          similarity_matrix, sinusoidal)
-from .predictions import (Ablation, BlankFill, MaskingRun, MaskPlan, ablation, bert_mask_plan, continuation,
-                          mask_predictions, mlm_masking, next_tokens, with_model_mask, words_to_hide)
+from .predictions import (START_MARK, STRATEGIES, Ablation, BlankFill, MaskingRun, MaskPlan, Writing, ablation, bert_mask_plan,
+                          mask_predictions, mlm_masking, next_tokens, repeated_share, with_model_mask, words_to_hide,
+                          write)
 from .translation import TeacherForcing, TranslationRun, teacher_forcing, translation_notes, translation_run
 from .walkthrough import (HeadSteps, activation_curves, batch_norm, head_steps, layer_norm, norm_stats,
                           scaling_experiment, score_decomposition)
@@ -42,8 +43,8 @@ __all__ = [
     "prefix_what_if", "SharedLayersCheck", "shared_layers_check", "word_positions", "Race", "race", "loss_surface",
     "MaskSteps", "PrefixChange", "mask_steps", "padding_difference", "prefix_experiment", "shorter_version",
     "offset_rotation", "pca_2d", "position_embeddings", "similarity_by_distance", "similarity_matrix", "sinusoidal",
-    "Ablation", "BlankFill", "MaskingRun", "MaskPlan", "ablation", "bert_mask_plan", "continuation",
-    "mask_predictions", "mlm_masking", "next_tokens", "with_model_mask", "words_to_hide",
+    "Ablation", "BlankFill", "MaskingRun", "MaskPlan", "ablation", "bert_mask_plan", "START_MARK", "STRATEGIES", "Writing",
+    "mask_predictions", "mlm_masking", "next_tokens", "repeated_share", "with_model_mask", "words_to_hide", "write",
     "TeacherForcing", "TranslationRun", "teacher_forcing", "translation_notes", "translation_run",
     "HeadSteps", "activation_curves", "batch_norm", "head_steps", "layer_norm", "norm_stats", "scaling_experiment",
     "score_decomposition",

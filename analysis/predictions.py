@@ -1,4 +1,5 @@
-"""What the models predict: blanks filled in, BERT's masking recipe, next tokens, heads switched off."""
+"""What the models predict: blanks filled in, BERT's masking recipe, next tokens, a continuation step by step,
+heads switched off."""
 from __future__ import annotations
 
 import functools
@@ -239,10 +240,59 @@ def next_tokens(model: Any, text: str, top_k: int = 5, temperature: float = 1.0)
     return tuple((str(t), float(p)) for t, p in guesses)
 
 
-def continuation(model: Any, text: str, n_tokens: int = 8) -> str:
-    """The decoder's greedy continuation of ``text`` (the new text only)."""
+STRATEGIES = model_core.STRATEGIES   # the decodings a page offers
+START_MARK = "\u27e8start\u27e9"   # how the decoder's start-of-text token is written on the page
+
+
+@dataclass(frozen=True)
+class Writing:
+    """A continuation step by step: what the decoder read, what it chose, and where it looked."""
+    tokens: tuple[str, ...]          # prompt then new tokens; the start-of-text token written as START_MARK
+    prompt_len: int                  # tokens of the prompt (start token included)
+    steps: tuple[model_core.Step, ...]   # one per new token
+    text: str                        # the new text, special tokens left out
+    stopped: str                     # "end of text", "length" or "position limit"
+    decoding: str                    # which decoding produced it, in words
+    rows: np.ndarray                 # [layer, head, step, key]: the attention row of the query that chose each token
+    repeated_trigrams: float         # share of the new text's 3-grams that already occurred (nan: under 3 tokens)
+
+
+def repeated_share(ids: Sequence[int], first: int, n: int = 3) -> float:
+    """Share of the n-grams ending at or after position ``first`` that already occurred earlier in ``ids``."""
+    seen, repeats, total = set(), 0, 0
+    for end in range(n, len(ids) + 1):
+        gram = tuple(ids[end - n:end])
+        if end - 1 >= first:
+            total += 1
+            repeats += gram in seen
+        seen.add(gram)
+    return repeats / total if total else float("nan")
+
+
+def write(model: Any, text: str, n_tokens: int, decoding: model_core.Decoding) -> Writing:
+    """The decoder continues ``text`` with ``decoding``; one more pass records every attention row it used.
+
+    The decoder is causal, so the pass over the finished text gives at each position exactly the row
+    that position had when its next token was chosen."""
     check_text(text)
-    return str(model_core.greedy_continue(model, text, n_tokens=int(n_tokens)))
+    made = model_core.generate_steps(model, text, int(n_tokens), decoding)
+    ids = made.ids
+    n_layers = int(model.config.n_layers)
+    n_heads = int(model.config.n_heads)
+    rows = np.zeros((n_layers, n_heads, len(made.steps), len(ids)), dtype=np.float32)
+    if made.steps:
+        out = model(torch.tensor([ids]), record=("blocks.*.attn.pattern",), logits_at=[-1])
+        queries = list(range(len(made.prompt_ids) - 1, len(ids) - 1))
+        for layer in range(n_layers):
+            pattern = out.trace[f"blocks.{layer}.attn.pattern"][0]               # [head, query_pos, key_pos]
+            rows[layer] = pattern[:, queries, :].float().numpy()
+    tokens = model.tokenizer.convert_ids_to_tokens(ids)
+    bos = getattr(model.config, "bos_token_id", None)
+    if bos is not None and ids and ids[0] == bos:
+        tokens[0] = START_MARK
+    return Writing(tokens=tuple(tokens), prompt_len=len(made.prompt_ids), steps=tuple(made.steps), text=made.text,
+                   stopped=made.stopped, decoding=decoding.describe(), rows=rows,
+                   repeated_trigrams=repeated_share(ids, len(made.prompt_ids)))
 
 
 def words_to_hide(text: str) -> list[tuple[int, int, str]]:

@@ -17,6 +17,9 @@ a Trace, a flat mapping of dotted names (`embed.sum`, `blocks.3.attn.pattern`,
     out = m(enc.input_ids, enc.attention_mask, enc.token_type_ids, record=("blocks.*.attn.pattern",))
     out.trace["blocks.0.attn.pattern"]      # [batch, head, query_pos, key_pos]
 
+    d = model_core.load_bundled("decoder")
+    model_core.generate(d, "once upon a time", strategy="sample", top_p=0.9, seed=0)  # greedy by default
+
     t = model_core.load_bundled("translator")
     model_core.translate(t, "The file could not be saved.")   # greedy; num_beams=4 for beam search
 
@@ -46,7 +49,8 @@ from .layers import (
 from .loading import load_bundled, load_pretrained, tiny_random
 from .objectives import OBJECTIVES, check_order, objective_masks
 from .seq2seq import Seq2Seq, Seq2SeqConfig, Seq2SeqOutput
-from .text import Encoded, encode, fill_mask, greedy_continue, next_token, top_tokens
+from .generation import STRATEGIES, Decoding, Generation, Step, generate, generate_steps, greedy_continue
+from .text import Encoded, encode, fill_mask, next_token, top_tokens
 from .trace import Recorder, Trace
 from .translation import Translation, generate_ids, translate, translate_full
 from .weights import head_weights, position_table
@@ -57,7 +61,8 @@ __all__ = [
     "attend", "attention_pattern", "causal_allowed", "gelu_exact", "gelu_tanh", "mask_scores", "padding_allowed",
     "raw_scores", "scale_scores", "sinusoidal_halves", "sinusoidal_table", "weighted_values",
     "load_bundled", "load_pretrained", "tiny_random", "OBJECTIVES", "check_order", "objective_masks",
-    "Encoded", "encode", "fill_mask", "greedy_continue", "next_token", "top_tokens",
+    "STRATEGIES", "Decoding", "Generation", "Step", "generate", "generate_steps", "greedy_continue",
+    "Encoded", "encode", "fill_mask", "next_token", "top_tokens",
     "Recorder", "Trace", "head_weights", "position_table",
     "Translation", "generate_ids", "translate", "translate_full",
 ]

@@ -1,4 +1,4 @@
-"""From text to model inputs and back: encode, top_tokens, fill_mask, next_token, greedy_continue.
+"""From text to model inputs and back: encode, top_tokens, fill_mask, next_token (generation.py continues texts).
 
 Every problem a user can cause raises InputError with a sentence that says what to do.
 """
@@ -145,19 +145,3 @@ def next_token(model: TransformerModel, text: str, top_k: int = 5, temperature: 
     if not temperature > 0:
         raise InputError("The temperature must be above 0; 1 gives the model's own probabilities.")
     return top_tokens(_next_token_probs(model, _decoder_ids(model, text), temperature), model.tokenizer, top_k)
-
-
-def greedy_continue(model: TransformerModel, text: str, n_tokens: int = 10) -> str:
-    """Append the most likely token `n_tokens` times (stopping at [SEP]/end of text); the new text only."""
-    ids = _decoder_ids(model, text)
-    stop = {model.tokenizer.sep_token_id, model.tokenizer.eos_token_id, model.tokenizer.pad_token_id} - {None}
-    new: list[int] = []
-    for _ in range(n_tokens):
-        if len(ids) >= model.config.n_positions:
-            break
-        token = int(_next_token_probs(model, ids, 1.0).argmax())
-        if token in stop:
-            break
-        new.append(token)
-        ids = torch.cat([ids, torch.tensor([token])])
-    return model.tokenizer.decode(new, clean_up_tokenization_spaces=True)

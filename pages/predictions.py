@@ -1,4 +1,4 @@
-"""Predictions: fill in the blank, BERT's masking procedure, next-token vs fill-in, head ablation."""
+"""Predictions: fill in the blank, BERT's masking procedure, next-token vs fill-in, the decoder writing, head ablation."""
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -105,11 +105,7 @@ else:
                                   options=list(range(len(words))), format_func=lambda i: f"{i + 1}. {words[i][2]}")
     start, end, hidden_word = words[word_index]
     before, after = text[:start], text[end:]
-    col_t, col_k = st.columns(2)
-    with col_t:
-        temperature = state.url_widget(st.slider, "pr_temp", "Temperature", min_value=0.1, max_value=3.0, step=0.1)
-    with col_k:
-        n_new = state.url_widget(st.slider, "pr_n", "Tokens to continue (greedy)", min_value=1, max_value=30)
+    temperature = state.url_widget(st.slider, "pr_temp", "Temperature", min_value=0.1, max_value=3.0, step=0.1)
     left, right = st.columns(2)
     with left:
         st.subheader("Decoder: left context only")
@@ -131,18 +127,77 @@ else:
                            "fill_in_hidden_word.csv")
     st.caption("The hidden word was:")
     st.code(hidden_word, language=None)
-    st.subheader("Greedy continuation")
-    st.markdown("The decoder appends its single most likely token again and again (temperature "
-                "does not matter for the top choice):")
-    continued = ui.compute(cached.continuation, view.decoder, text, int(n_new), kind="info")
-    if continued is not None:
-        st.code(text.strip() + " → " + continued, language=None)
-        if not continued.strip():
-            st.caption("The decoder's most likely next token ends the text, so nothing was added; "
-                       "try a sentence without a final full stop, for example 'Once upon a time'.")
 
-# ---------------------------------------------------------------- 4. switch heads off
-st.header("4. Switch attention heads off")
+# ---------------------------------------------------------------- 4. let the decoder write
+st.header("4. Let the decoder write")
+st.markdown(
+    "A decoder writes by predicting one token, appending it, and predicting again. *How* the next token is "
+    "picked from the probabilities is the **decoding**: **greedy** always takes the most likely one (the same "
+    "text every time, but it easily loops); **sampling** draws at random from the probabilities, after "
+    "**top-k** keeps only the k most likely tokens and **top-p** (nucleus) the fewest whose probabilities add up "
+    "to p. **No repeated n-gram** forbids any token that would repeat a run of n tokens already in the text. "
+    "A seed makes a sample reproducible: the same seed, the same text."
+)
+settings = st.columns(4)
+with settings[0]:
+    strategy = state.url_widget(st.radio, "pr_dec", "Decoding", options=list(analysis.STRATEGIES),
+                                format_func={"greedy": "greedy", "sample": "sample"}.get, horizontal=True)
+    n_new = state.url_widget(st.slider, "pr_n", "Tokens to write (at most)", min_value=1, max_value=60)
+with settings[1]:
+    gen_temp = state.url_widget(st.slider, "pr_gt", "Temperature (sampling)", min_value=0.1, max_value=2.0,
+                                step=0.1, disabled=strategy == "greedy")
+    gen_seed = state.url_widget(st.number_input, "pr_gseed", "Seed (sampling)", min_value=0, max_value=10**6,
+                                step=1, disabled=strategy == "greedy")
+with settings[2]:
+    gen_top_k = state.url_widget(st.slider, "pr_topk", "Top-k (0 = off)", min_value=0, max_value=100,
+                                 disabled=strategy == "greedy")
+    gen_top_p = state.url_widget(st.slider, "pr_topp", "Top-p (1 = off)", min_value=0.05, max_value=1.0,
+                                 step=0.05, disabled=strategy == "greedy")
+with settings[3]:
+    no_repeat = state.url_widget(st.slider, "pr_rep", "No repeated n-gram of size (0 = off)", min_value=0,
+                                 max_value=6)
+made = ui.compute(cached.writing, view.decoder, text, int(n_new), strategy, float(gen_temp), int(gen_top_k) or None,
+                  float(gen_top_p) if gen_top_p < 1 else None, int(no_repeat), int(gen_seed), kind="info")
+if made is not None:
+    st.code(text.strip() + " \u2192 " + (made.text or "(nothing)"), language=None, wrap_lines=True)
+    ending = {"end of text": "it wrote its end-of-text token", "length": f"it reached {int(n_new)} tokens",
+              "position limit": "it reached the last position the model can read"}[made.stopped]
+    repeats = ("" if np.isnan(made.repeated_trigrams) else
+               f" {made.repeated_trigrams:.0%} of the new 3-grams (runs of three tokens) repeat earlier ones.")
+    st.caption(f"Decoding: {made.decoding}. It stopped because {ending}.{repeats}")
+    if not made.steps:
+        st.info("The decoder's first choice was to end the text, so there is nothing to step through; "
+                "try a sentence without a final full stop, for example 'Once upon a time'.")
+    else:
+        st.subheader("Watch it generate, one token at a time")
+        dec_info = ui.require_model("decoder", view.decoder)
+        step = state.url_widget(st.slider, "pr_step", "Step", min_value=1, max_value=len(made.steps)) \
+            if len(made.steps) > 1 else 1
+        chosen = made.steps[step - 1]
+        layer, head = ui.layer_head(dec_info, "pr_gen")
+        n_read = made.prompt_len + step - 1
+        st.markdown(f"At step {step} the decoder has read {n_read} tokens and writes "
+                    f"**{ui.escape_markdown(chosen.token)}** ({chosen.probability:.1%} under this decoding, "
+                    f"{chosen.model_probability:.1%} under the model alone)"
+                    + (f"; the no-repeat rule banned {chosen.banned} token(s) here." if chosen.banned else "."))
+        so_far = list(made.tokens[:n_read])
+        st.code(" ".join(so_far) + "  \u2192  " + chosen.token, language=None, wrap_lines=True)
+        row = made.rows[layer, head, step - 1, :n_read]
+        left, right = st.columns([3, 2])
+        with left:
+            ui.show_figure(vpred.attention_row_figure(
+                so_far, row, f"Where layer {layer}, head {head} looks from the last token read",
+                new_from=made.prompt_len), "gen_row", "generation_attention.csv")
+        with right:
+            ui.show_figure(vpred.topk_figure([chosen.top], [f"step {step}: the next token's top {len(chosen.top)}"],
+                                             highlight=chosen.token), "gen_top", "generation_top_k.csv")
+        st.caption(f"Blue bars: the prompt (its first token, {analysis.START_MARK}, is the start-of-text token the "
+                   "decoder always reads first, so there is something to attend to before the first word); orange "
+                   "bars: tokens it wrote itself. Probabilities on the right are after the decoding rules "
+                   "(top-k and top-p cut the tail and share its probability among the rest).")
+
+# ---------------------------------------------------------------- 5. switch heads off
+st.header("5. Switch attention heads off")
 st.markdown(
     "Each head's attention pattern can be multiplied by 0, so that head contributes nothing to "
     "its layer's output. Switch off heads in one layer or in all layers and watch the guesses for "

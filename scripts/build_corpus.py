@@ -12,6 +12,15 @@ sentences and keeps archaic English a minority:
 | Python 3.11 docs | python3.11-doc | prose paragraphs of the reStructuredText sources (tutorial, FAQ, HOWTOs, glossary, what's new, language and library reference), markup and code removed | PSF Licence Agreement (Python documentation) |
 | Jargon File 4.4.7 | jargon-text | prose paragraphs of the plain-text edition | public domain |
 | King James Bible | bible-kjv-text (+ bible-kjv to decompress it) | verses, capped at KJV_SHARE of the corpus characters | text public domain; Debian packaging GPL-2+ |
+| Ding German-English dictionary | trans-de-en | the English example sentences of the entries ("If it rains, we'll stay at home."): whole sentences of at least four words, no placeholders (sb./sth.), no alternatives with "/", no bracketed notes | GPL-2+ (Frank Richter, TU Chemnitz) |
+
+Ding is there for everyday spoken English, which the other sources lack: its
+examples are the sentences a phrase book would give, the register of the cloze
+test and of a teacher's demo sentences.
+
+Held out: any line that contains a cloze sentence of tests/data/cloze.tsv (its
+words on both sides of the [MASK], with any word in the gap) or a sentence of
+tests/data/everyday_paragraphs.txt is dropped, so the test sets stay unseen.
 
 Left out on purpose: GCIDE (dict-gcide; Webster's 1913, archaic definitions,
 GPL) and fortunes-off.
@@ -49,6 +58,9 @@ FORTUNE_SKIP = {"art", "ascii-art", "translate-me"}
 PYDOC_DIR = Path("/usr/share/doc/python3.11/html/_sources")
 PYDOC_PARTS = ("tutorial", "faq", "howto", "glossary.rst.txt", "whatsnew", "reference", "library")
 JARGON_FILE = Path("/usr/share/doc/jargon-text/jargon.txt.gz")
+DING_FILE = Path("/usr/share/trans/de-en")
+CLOZE_FILE = ROOT / "tests" / "data" / "cloze.tsv"
+PARAGRAPHS_FILE = ROOT / "tests" / "data" / "everyday_paragraphs.txt"
 
 
 def read_packages(path: Path = PACKAGES_FILE) -> list[str]:
@@ -187,6 +199,40 @@ def kjv_lines() -> list[str]:
     return [re.sub(r"^\S+\d+:\d+\s+", "", line) for line in out.splitlines() if line.strip()]
 
 
+DING_SENTENCE = re.compile(r"[A-Z][A-Za-z',\- ]+ [A-Za-z',\- ]+[.?!]")
+DING_NOTE = re.compile(r"\s*\{[^}]*\}|\s*\[[^\]]*\]|\s*\([^)]*\)")
+
+
+def ding_lines() -> list[str]:
+    """English example sentences of the Ding dictionary (the part after ' :: ' of each entry)."""
+    lines = []
+    for raw in DING_FILE.read_text(encoding="utf-8").splitlines():
+        if raw.startswith("#") or " :: " not in raw:
+            continue
+        english = raw.split(" :: ", 1)[1]
+        for part in english.split(" | "):
+            for alternative in part.split("; "):
+                sentence = normalise(DING_NOTE.sub("", alternative))
+                if re.search(r"\b(sb|sth)\b|/|\.\.\.|\u2026", sentence):
+                    continue  # placeholders, alternatives, elisions
+                if DING_SENTENCE.fullmatch(sentence) and len(sentence.split()) >= 4:
+                    lines.append(sentence)
+    return lines
+
+
+def held_out_patterns() -> list[re.Pattern]:
+    """Patterns of the test sentences (cloze items with any word in the gap, and paragraph sentences)."""
+    patterns = []
+    for line in CLOZE_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            left, right = line.split("\t")[0].lower().split("[mask]")
+            patterns.append(re.compile(re.escape(left.strip()) + r"\s*\S+\s*" + re.escape(right.strip())))
+    for sentence in re.split(r"(?<=[.?!])\s+", normalise(PARAGRAPHS_FILE.read_text(encoding="utf-8")).lower()):
+        if len(sentence.split()) >= 4:
+            patterns.append(re.compile(re.escape(sentence)))
+    return patterns
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--install", action="store_true", help="apt-get update + install the package list")
@@ -202,8 +248,11 @@ def main() -> None:
         "python-docs": pydoc_lines(),
         "jargon": jargon_lines(),
         "kjv": kjv_lines(),
+        "ding": ding_lines(),
     }
+    held_out = held_out_patterns()
     seen: set[str] = set()
+    dropped_as_test = 0
     by_source: dict[str, list[str]] = {}
     for name, lines in sources.items():
         kept = []
@@ -212,6 +261,9 @@ def main() -> None:
             key = line.lower()
             if line and key not in seen:
                 seen.add(key)
+                if any(p.search(key) for p in held_out):
+                    dropped_as_test += 1
+                    continue
                 kept.append(line)
         by_source[name] = kept
 
@@ -235,7 +287,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"seed": SEED, "valid_lines": VALID_LINES, "kjv_share": KJV_SHARE,
-                "packages": package_versions(packages), "sources": {}, "files": {}}
+                "packages": package_versions(packages), "dropped_as_test": dropped_as_test,
+                "sources": {}, "files": {}}
     for name, lines in by_source.items():
         manifest["sources"][name] = {"lines": len(lines), "chars": sum(len(x) for x in lines)}
     for split, lines in (("train", train), ("valid", valid)):

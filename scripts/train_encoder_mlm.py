@@ -13,6 +13,17 @@ become [MASK], 10% a random token, 10% stay unchanged; the loss is the cross
 entropy on the chosen positions only, and the vocabulary logits are computed
 only there (the largest saving on a CPU).
 
+`--masking word` (the default) changes what is chosen, not the 80-10-10 split:
+whole words are chosen (a word and its ## pieces together, 15% of the words),
+and every other occurrence of a chosen word in the same row is chosen with it
+(unless the word occurs more than REPEAT_CAP times there: those are "and", "the"
+and commas, which are guessed from frequency, not copied, and masking all of
+them would blank out half a row).
+With token masking, a hidden word that also appears unmasked elsewhere in the
+packed row (WordNet's "capital: ... "Paris is the capital of France"") is
+answered best by copying it, and the model learned to copy: "Paris is the
+capital of [MASK]." -> "paris". `--masking token` is BERT's original rule.
+
 Head initialisation (`--head-init identity`): the transform's dense layer
 starts as the identity and its LayerNorm as (1, 0), so at step 0 the logits
 are the dot products of the last hidden state with the word embeddings; the
@@ -38,10 +49,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bundled_common import (CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, SEP_ID, CsvLog, Timer,  # noqa: E402
-                            add_run_options, load_package_bert_state, note_invocation, open_run, package_model_dir,
+                            add_run_options, load_package_bert_state, load_tokenizer, note_invocation, open_run, package_model_dir,
                             save_checkpoint, tokenized_corpus, training_loop)
 
 NUM_LAYERS = 6
+REPEAT_CAP = 3  # word masking: a word seen more often than this in a row is masked alone
 
 
 def build_model(finetuned_layers: int, head_init: str, unigram_log_prob: torch.Tensor | None):
@@ -120,6 +132,72 @@ def bert_masking(ids: torch.Tensor, generator: torch.Generator, vocab_size: int,
     return inputs, chosen, ids[chosen]
 
 
+def continuation_table(vocab_size: int) -> torch.Tensor:
+    """[vocab] bool: True for the WordPiece pieces that continue a word (`##...`)."""
+    vocab = load_tokenizer().get_vocab()
+    table = torch.zeros(vocab_size, dtype=torch.bool)
+    for token, index in vocab.items():
+        table[index] = token.startswith("##")
+    return table
+
+
+def word_masking(ids: torch.Tensor, generator: torch.Generator, vocab_size: int, continuation: torch.Tensor,
+                 rate: float = 0.15):
+    """Whole-word masking of every occurrence (see the module docstring), BERT's 80-10-10 per word.
+
+    Returns (masked input ids, chosen [batch, pos] bool, labels), like bert_masking."""
+    maskable = ids >= FIRST_REAL_ID
+    previous = torch.zeros_like(maskable)
+    previous[:, 1:] = maskable[:, :-1]
+    starts = maskable & ~(continuation[ids] & previous)          # [batch, pos]: first piece of a word
+    picked = (torch.rand(ids.shape, generator=generator) < rate) & starts
+    roll = torch.rand(ids.shape, generator=generator)            # read at each word's first piece
+    random_tokens = torch.randint(FIRST_REAL_ID, vocab_size, ids.shape, generator=generator)
+    chosen = torch.zeros_like(maskable)
+    action = torch.zeros(ids.shape)                               # the roll of the word each piece belongs to
+    for row in range(ids.shape[0]):
+        row_ids = ids[row].tolist()
+        first = starts[row].nonzero().flatten().tolist()
+        spans = []
+        for i, start in enumerate(first):
+            end = start + 1
+            while end < len(row_ids) and maskable[row, end] and not starts[row, end]:
+                end += 1
+            spans.append((start, end))
+        words = [tuple(row_ids[a:b]) for a, b in spans]
+        counts = {w: words.count(w) for w in set(words)}
+        keys = {w: roll[row, a] for w, (a, b) in zip(words, spans) if picked[row, a] and counts[w] <= REPEAT_CAP}
+        for word, (a, b) in zip(words, spans):
+            if picked[row, a] or word in keys:
+                chosen[row, a:b] = True
+                action[row, a:b] = keys.get(word, roll[row, a])
+    if not chosen.any():
+        chosen = maskable & (torch.cumsum(maskable.long(), dim=1) == 1)
+    inputs = ids.clone()
+    inputs[chosen & (action < 0.8)] = MASK_ID
+    use_random = chosen & (action >= 0.8) & (action < 0.9)
+    inputs[use_random] = random_tokens[use_random]
+    return inputs, chosen, ids[chosen]
+
+
+@torch.no_grad()
+def cloze_monitor(model, tokenizer, items) -> dict:
+    """Top-1, top-5 and copied-and-wrong shares on the cloze set (logged to watch, never used to choose)."""
+    model.eval()
+    top1 = top5 = copied = 0
+    for sentence, answers in items:
+        ids = tokenizer.encode(sentence).ids
+        position = ids.index(MASK_ID)
+        hidden = model.bert(input_ids=torch.tensor([ids])).last_hidden_state[0, position]
+        best = [tokenizer.id_to_token(i) for i in model.cls(hidden).topk(5).indices.tolist()]
+        top1 += best[0] in answers
+        top5 += any(token in answers for token in best)
+        copied += best[0] not in answers and ids.count(tokenizer.token_to_id(best[0])) > 0
+    model.train()
+    n = len(items)
+    return {"cloze_top1": round(top1 / n, 4), "cloze_top5": round(top5 / n, 4), "cloze_copied": round(copied / n, 4)}
+
+
 def masked_lm_logits(model, input_ids, attention_mask, chosen):
     """Vocabulary logits at the chosen positions only: [n_chosen, vocab]."""
     hidden = model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [batch, pos, d_model]
@@ -170,11 +248,13 @@ def main() -> None:
     parser.add_argument("--head-lr", type=float, default=1e-3, help="peak LR of the MLM head")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--head-init", choices=["identity", "random"], default="identity")
+    parser.add_argument("--masking", choices=["word", "token"], default="word",
+                        help="whole words with every occurrence in the row (default), or BERT's per-token rule")
     add_run_options(parser, eval_every=200)
     args = parser.parse_args()
 
     run_dir, ckpt_path, ckpt = open_run(
-        args, "encoder", ("layers", "batch_size", "seq_len", "lr", "head_lr", "warmup", "head_init", "seed"))
+        args, "encoder", ("layers", "batch_size", "seq_len", "lr", "head_lr", "warmup", "head_init", "seed", "masking"))
 
     torch.manual_seed(args.seed)
     train = tokenized_corpus("train")
@@ -211,12 +291,20 @@ def main() -> None:
         print(f"step 0: valid loss {loss0:.3f} acc {acc0:.3f}")
 
     note_invocation(run_dir, step)
-    log = CsvLog(run_dir / "log.csv", ["step", "minutes", "lr", "train_loss", "valid_loss", "valid_acc", "tokens_seen"])
+    log = CsvLog(run_dir / "log.csv", ["step", "minutes", "lr", "train_loss", "valid_loss", "valid_acc", "cloze_top1",
+                                       "cloze_top5", "cloze_copied", "tokens_seen"])
+    continuation = continuation_table(vocab_size)
+    tokenizer = load_tokenizer()
+    from evaluate_bundled import read_cloze
+    cloze_items = read_cloze()
     progress = {"step": step, "total_steps": total_steps, "tokens_seen": tokens_seen, "timer": Timer(elapsed)}
 
     def train_step():
         ids, attention_mask = pack_batch(rng, train, args.batch_size, args.seq_len)
-        inputs, chosen, labels = bert_masking(ids, generator, vocab_size)
+        if args.masking == "word":
+            inputs, chosen, labels = word_masking(ids, generator, vocab_size, continuation)
+        else:
+            inputs, chosen, labels = bert_masking(ids, generator, vocab_size)
         logits = masked_lm_logits(model, inputs, attention_mask, chosen)
         loss = F.cross_entropy(logits, labels)
         optimizer.zero_grad(set_to_none=True)
@@ -227,7 +315,8 @@ def main() -> None:
 
     def run_evaluation():
         valid_loss, valid_acc = evaluate(model, valid, args.seq_len)
-        return {"valid_loss": round(valid_loss, 4), "valid_acc": round(valid_acc, 4)}
+        return {"valid_loss": round(valid_loss, 4), "valid_acc": round(valid_acc, 4),
+                **cloze_monitor(model, tokenizer, cloze_items)}
 
     def save():
         save_checkpoint(ckpt_path, {

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import analysis
+import model_core
 
 from .models import load, user_errors
 
@@ -127,10 +128,13 @@ def next_tokens(model_id: str, text: str, top_k: int = 5, temperature: float = 1
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def continuation(model_id: str, text: str, n_tokens: int = 8) -> str:
-    """analysis.continuation: the decoder's greedy continuation."""
+def writing(model_id: str, text: str, n_tokens: int, strategy: str = "greedy", temperature: float = 1.0,
+            top_k: int | None = None, top_p: float | None = None, no_repeat_ngram: int = 0,
+            seed: int = 0) -> analysis.Writing:
+    """analysis.write: the decoder's continuation under this decoding, step by step, with its attention rows."""
     with user_errors():
-        return analysis.continuation(load("decoder", model_id), text, n_tokens)
+        decoding = model_core.Decoding(strategy, temperature, top_k, top_p, no_repeat_ngram, seed)
+        return analysis.write(load("decoder", model_id), text, n_tokens, decoding)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -97,7 +97,14 @@ PARAMS: dict[str, Param] = {
     "pr_seed": Param(0, "seed of the masking recipe"),
     "pr_word": Param(None, "word hidden for next word vs fill-in (the last)"),
     "pr_temp": Param(1.0, "temperature"),
-    "pr_n": Param(8, "tokens of greedy continuation"),
+    "pr_n": Param(20, "tokens the decoder writes at most"),
+    "pr_dec": Param("greedy", "decoding: greedy or sample"),
+    "pr_gt": Param(1.0, "temperature of sampling"),
+    "pr_topk": Param(0, "top-k of sampling (0: off)"),
+    "pr_topp": Param(1.0, "top-p of sampling (1: off)"),
+    "pr_rep": Param(3, "no-repeat n-gram size (0: off)"),
+    "pr_gseed": Param(0, "seed of sampling"),
+    "pr_step": Param(1, "generation step watched"),
     "pr_al": Param(-1, "layer whose heads are switched off (-1: every layer)"),
     "pr_ah": Param((0, 1, 2, 3), "heads switched off"),
     # Walkthrough
@@ -317,9 +324,11 @@ def url_widget(
     opts = list(options) if options is not None else None
     if key not in st.session_state:
         st.session_state[key] = _fit(param_value(name, default), default, opts, min_value, max_value)
-    elif opts is not None and st.session_state[key] not in opts:
-        # The options changed under the widget (e.g. a smaller model): refit.
-        st.session_state[key] = _fit(st.session_state[key], default, opts, min_value, max_value)
+    else:
+        # The options or the range changed under the widget (a smaller model, a shorter text): refit.
+        fitted = _fit(st.session_state[key], default, opts, min_value, max_value)
+        if fitted != st.session_state[key]:
+            st.session_state[key] = fitted
     if opts is not None:
         kwargs["options"] = opts
     if min_value is not None:

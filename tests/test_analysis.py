@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import analysis
+import model_core
+import torch
 from model_core import InputError
 
 
@@ -105,7 +107,35 @@ def test_bert_mask_plan_rates():
 def test_decoder_predictions(tiny_decoder):
     guesses = analysis.next_tokens(tiny_decoder, "the cat", top_k=4, temperature=0.5)
     assert len(guesses) == 4 and abs(sum(p for _, p in guesses)) <= 1.0
-    assert isinstance(analysis.continuation(tiny_decoder, "the cat", 3), str)
+
+
+@pytest.fixture(scope="module")
+def bundled_decoder():
+    return model_core.load_bundled("decoder")
+
+
+def test_writing_rows_are_the_rows_each_step_used(bundled_decoder):
+    """One pass over the finished text gives each step's attention row: the same as running the prefix alone."""
+    made = analysis.write(bundled_decoder, "the children went to the", 6, model_core.Decoding(no_repeat_ngram=2))
+    assert made.tokens[0] == analysis.START_MARK and made.prompt_len == 6      # start token + 5 words
+    assert len(made.steps) == 6 and made.rows.shape == (6, 12, 6, 12)
+    full = model_core.generate_steps(bundled_decoder, "the children went to the", 6,
+                                     model_core.Decoding(no_repeat_ngram=2)).ids
+    for step in (0, 3, 5):
+        n_read = made.prompt_len + step
+        out = bundled_decoder(torch.tensor([full[:n_read]]), record=("blocks.2.attn.pattern",))
+        alone = out.trace["blocks.2.attn.pattern"][0, :, -1].numpy()             # [head, key]
+        np.testing.assert_allclose(made.rows[2, :, step, :n_read], alone, atol=1e-5)
+        assert np.all(made.rows[:, :, step, n_read:] == 0)                      # nothing after what it had read
+    assert made.repeated_trigrams == 0.0                                           # no 2-gram repeats, so no 3-gram
+
+
+def test_repeated_share_counts_only_new_ngrams():
+    # grams ending at positions 3, 4, 5: (2,3,1) and (3,1,2) are new, (1,2,3) is a repeat
+    assert analysis.repeated_share([1, 2, 3, 1, 2, 3], first=3) == pytest.approx(1 / 3)
+    assert analysis.repeated_share([7, 7, 7, 7, 7], first=3) == 1.0
+    assert analysis.repeated_share([1, 2, 3, 4], first=3) == 0.0
+    assert np.isnan(analysis.repeated_share([1, 2], first=1))
 
 
 def test_words_to_hide():

@@ -110,7 +110,54 @@ def test_decoder_and_encoder_side_by_side_with_temperature():
     assert panel_titles(cold_fig) == ["next token at T = 0.2"]
     assert plotly_array(cold_fig["data"][0]["x"])[0] > warm[0]     # lower temperature, sharper
     assert param(at, "pr_temp") == "0.2"
-    assert any("→" in c.value for c in at.code)                     # the greedy continuation
+
+
+def test_the_decoder_writes_and_the_decoding_is_named_and_kept_in_the_url():
+    at = open_page(a="once upon a time", pr_n="12", **TINY)
+    assert not at.exception
+    written = next(c.value for c in at.code if c.value.startswith("once upon a time →"))
+    assert "[SEP]" not in written and "[PAD]" not in written
+    assert "Decoding: greedy" in texts(at) and "no 3-gram repeated" in texts(at)
+    at.radio(key="w_pr_dec").set_value("sample").run()
+    at.slider(key="w_pr_topp").set_value(0.9).run()
+    at.number_input(key="w_pr_gseed").set_value(7).run()
+    assert not at.exception
+    assert "sampling at temperature 1, top-p 0.9, seed 7" in texts(at)
+    assert (param(at, "pr_dec"), param(at, "pr_topp"), param(at, "pr_gseed")) == ("sample", "0.9", "7")
+    sampled = next(c.value for c in at.code if c.value.startswith("once upon a time →"))
+    # the same link gives the same text: the seed makes the sample reproducible
+    again = open_page(a="once upon a time", pr_n="12", pr_dec="sample", pr_topp="0.9", pr_gseed="7", **TINY)
+    assert next(c.value for c in again.code if c.value.startswith("once upon a time →")) == sampled
+
+
+def test_watch_it_generate_steps_through_tokens_and_attention():
+    at = open_page(a="the cat sat on the", pr_n="10", pr_rep="2", **TINY)
+    assert not at.exception
+    row = chart(at, "fig_gen_row")
+    top = chart(at, "fig_gen_top")
+    # step 1: the decoder has read the prompt (the tiny model has no start token) and its row sums to 1 over it
+    labels = row["layout"]["xaxis"]["ticktext"]
+    assert labels == ["00 the", "01 cat", "02 sat", "03 on", "04 the"]
+    assert abs(plotly_array(row["data"][0]["y"]).sum() - 1) < 1e-4
+    chosen_colours = row["data"][0]["marker"]["color"]
+    assert set(chosen_colours) == {"#0072B2"}                                  # only prompt tokens at step 1
+    assert "#D55E00" in top["data"][0]["marker"]["color"]                      # the chosen token is marked
+    at.slider(key="w_pr_step").set_value(4).run()
+    row4 = chart(at, "fig_gen_row")
+    assert len(row4["layout"]["xaxis"]["ticktext"]) == 8                       # 5 prompt + 3 written
+    assert row4["data"][0]["marker"]["color"].count("#D55E00") == 3
+    assert abs(plotly_array(row4["data"][0]["y"]).sum() - 1) < 1e-4
+    assert param(at, "pr_step") == "4"
+    at.selectbox(key="pr_gen_layer").set_value(1).run()
+    assert not at.exception and param(at, "layer") == "1"
+    assert not np.allclose(plotly_array(chart(at, "fig_gen_row")["data"][0]["y"]), plotly_array(row4["data"][0]["y"]))
+
+
+def test_a_stale_step_is_fitted_to_the_new_text():
+    at = open_page(a="the cat sat on the", pr_n="10", pr_step="9", **TINY)
+    assert not at.exception
+    at.slider(key="w_pr_n").set_value(3).run()
+    assert not at.exception and at.slider(key="w_pr_step").value <= 3
 
 
 def test_first_word_hidden_leaves_the_decoder_nothing():

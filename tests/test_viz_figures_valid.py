@@ -82,6 +82,8 @@ def _builders():
         "topk_figure": lambda: vpred.topk_figure([[("a", 0.5), ("<i>", 0.2)], [("b", 0.9)]], ["one", "two"]),
         "masking_figure": lambda: vpred.masking_figure(["a", "b", "<c>"], ["a", "[MASK]", "<c>"],
                                                        ["not chosen", "[MASK]", "special"]),
+        "attention_row_figure": lambda: vpred.attention_row_figure(["\u27e8start\u27e9", "<b>", "x"], [0.5, 0.3, 0.2],
+                                                                   "row <i>", new_from=2),
         "ablation_figure": lambda: vpred.ablation_figure(["a", "<b>"], [0.5, 0.2], [0.1, 0.3], "first <blank>"),
         "concat_figure": lambda: vw.concat_figure(z_heads, z_heads.transpose(1, 0, 2).reshape(6, -1), TOKENS, 1),
         "step_heatmap": lambda: vw.step_heatmap(steps["masked_scores"], labels, labels, "masked", allowed=allowed),

@@ -61,3 +61,18 @@ def test_tokens_that_look_like_html_are_escaped_for_plotly():
     chart = vpred.masking_figure(["<a>"], ["[MASK]"], ["[MASK]"])
     assert chart.figure.to_dict()["data"][0]["text"] == ["&lt;a&gt;"]
     assert chart.table["token"].tolist() == ["<a>"]                 # the table keeps the text as typed
+
+
+def test_attention_row_figure_marks_written_tokens_and_keeps_repeats_apart():
+    chart = vpred.attention_row_figure(["<s>", "the", "cat", "the"], [0.1, 0.2, 0.3, 0.4], "t", new_from=3)
+    fig = chart.figure.to_dict()
+    assert fig["layout"]["xaxis"]["ticktext"] == ["00 &lt;s&gt;", "01 the", "02 cat", "03 the"]
+    assert fig["data"][0]["marker"]["color"] == ["#0072B2"] * 3 + ["#D55E00"]
+    assert chart.table["attention weight"].tolist() == [0.1, 0.2, 0.3, 0.4]
+    with pytest.raises(ValueError, match="3 tokens but 2"):
+        vpred.attention_row_figure(["a", "b", "c"], [0.5, 0.5], "t")
+
+
+def test_topk_figure_highlights_the_chosen_token():
+    fig = vpred.topk_figure([[("a", 0.5), ("b", 0.3)]], ["x"], highlight="b").figure.to_dict()
+    assert fig["data"][0]["marker"]["color"] == ["#0072B2", "#D55E00"]

@@ -1,5 +1,5 @@
 """Figures for predictions: top-k bars per blank, what BERT's masking recipe did to a sentence,
-and a blank's probabilities with heads switched off.
+one generation step's attention row, and a blank's probabilities with heads switched off.
 
 Guesses ((token, probability) lists), token strings and actions in, a ``Chart`` out.
 """
@@ -25,8 +25,9 @@ ACTION_COLOURS = {
 
 
 def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequence[str],
-                colour: str = LINE_COLOURS[0]) -> Chart:
+                colour: str = LINE_COLOURS[0], highlight: str | None = None) -> Chart:
     """One horizontal bar panel per prediction list, best on top, x = probability (shared range).
+    A bar whose token is ``highlight`` (the one a decoder chose) is drawn in orange.
 
     Table: one row per bar, indexed by (panel title, rank from 1), columns "token" and "probability".
     """
@@ -44,7 +45,8 @@ def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequ
         rank = np.arange(len(tokens))
         axes = subplot_axes(1, col, n)
         data.append(dict(
-            type="bar", x=probs, y=rank, orientation="h", marker=dict(color=colour), showlegend=False,
+            type="bar", x=probs, y=rank, orientation="h", showlegend=False,
+            marker=dict(color=[LINE_COLOURS[5] if tok == highlight else colour for tok, _ in preds]),
             text=[f"{p:.1%}" for p in probs], textposition="outside", customdata=tokens,
             hovertemplate="%{customdata}<br>probability %{x:.4f}<extra></extra>", name=titles[col - 1], **axes,
         ))
@@ -113,6 +115,32 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
     )
     table = pd.DataFrame({"token": list(tokens), "model input": list(input_tokens), "what happened": list(actions)},
                          index=pd.Index(labels, name="pos"))
+    return Chart(figure(data, layout), table)
+
+
+def attention_row_figure(tokens: Sequence[str], weights: Sequence[float], title: str,
+                         new_from: int | None = None) -> Chart:
+    """One query's attention over the tokens before it: a bar per key position (x = position, labelled).
+
+    Keys from ``new_from`` on (tokens the decoder wrote itself) are drawn in orange, the prompt in blue.
+    Table: one row per key, index "key", column "attention weight".
+    """
+    if len(tokens) != len(weights):
+        raise ValueError(f"{len(tokens)} tokens but {len(weights)} attention weights")
+    labels = token_labels(tokens)
+    weights = np.asarray(weights, dtype=np.float64)
+    first_new = len(tokens) if new_from is None else new_from
+    colours = [LINE_COLOURS[0] if i < first_new else LINE_COLOURS[5] for i in range(len(tokens))]
+    positions, texts = axis_ticks(labels)
+    data = [dict(type="bar", x=np.arange(len(tokens)), y=weights, marker=dict(color=colours), showlegend=False,
+                 customdata=[plot_text(t) for t in labels],
+                 hovertemplate="%{customdata}<br>attention %{y:.3f}<extra></extra>")]
+    layout = dict(
+        title=dict(text=plot_text(title)), height=360, bargap=0.15,
+        xaxis=dict(tickvals=positions, ticktext=texts, tickangle=-60, title=dict(text="key (tokens read so far)")),
+        yaxis=dict(range=[0, max(0.05, float(weights.max(initial=0.0)) * 1.1)], title=dict(text="attention weight")),
+    )
+    table = pd.DataFrame({"attention weight": weights}, index=pd.Index(labels, name="key"))
     return Chart(figure(data, layout), table)
 
 
