@@ -10,8 +10,8 @@ Functions that run a model return small frozen dataclasses of numpy arrays and p
 cause raise ``model_core.InputError`` with a sentence to show as is. No Streamlit, no plotly here:
 ``services`` caches these functions, ``viz`` draws their results.
 """
-from .attention import (AttentionRun, attention_run, downsample, hard_attention, head_max, head_mean,
-                        keep_positions, restrict, rollout)
+from .attention import (RELATIONS, AttentionRun, attention_run, downsample, hard_attention, head_max, head_mean,
+                        keep_positions, relation_weights, restrict, rollout)
 from .common import MARKERS, SPECIAL_TOKENS, check_layer_head, check_text, clip_text, cosine, input_notes
 from .embeddings import (EmbeddingParts, LayerVectors, SpanScores, SwapComparison, component_norms,
                          embedding_parts, layer_vectors, nearest_tokens, projections_onto, shared_words,
@@ -33,7 +33,7 @@ from .walkthrough import (HeadSteps, activation_curves, batch_norm, head_steps, 
                           scaling_experiment, score_decomposition)
 
 __all__ = [
-    "AttentionRun", "attention_run", "downsample", "hard_attention", "head_max", "head_mean", "keep_positions",
+    "RELATIONS", "relation_weights", "AttentionRun", "attention_run", "downsample", "hard_attention", "head_max", "head_mean", "keep_positions",
     "restrict", "rollout",
     "MARKERS", "SPECIAL_TOKENS", "check_layer_head", "check_text", "clip_text", "cosine", "input_notes",
     "EmbeddingParts", "LayerVectors", "SpanScores", "SwapComparison", "component_norms", "embedding_parts",

@@ -127,3 +127,26 @@ def downsample(matrix: np.ndarray, max_size: int, how: str = "mean") -> tuple[np
         return np.nanmean(blocks, axis=(-3, -1)), block
     per_row = np.where(np.isnan(blocks).all(axis=-1), np.nan, np.nansum(blocks, axis=-1))  # sum over keys
     return np.nanmean(per_row, axis=-2), block  # mean over queries
+
+
+# Relations a head may specialise in, each as the key it picks for a query at position i of n.
+RELATIONS = ("previous token", "next token", "first token", "last token")
+
+
+def relation_weights(pattern: np.ndarray) -> dict[str, np.ndarray]:
+    """For each relation, every head's mean weight on the key that relation names: {relation: [layer, head]}.
+
+    ``pattern`` is one input's [layer, head, query_pos, key_pos]. The previous token is averaged over
+    queries 1..n-1, the next token over 0..n-2, the first and last token ([CLS] and [SEP] for BERT,
+    the start token for a decoder) over the queries that are not that token.
+    """
+    n = pattern.shape[-1]
+    if n < 2:
+        raise ValueError("a relation needs at least two tokens")
+    q = np.arange(n)
+    return {
+        "previous token": pattern[..., q[1:], q[1:] - 1].mean(-1),
+        "next token": pattern[..., q[:-1], q[:-1] + 1].mean(-1),
+        "first token": pattern[..., 1:, 0].mean(-1),
+        "last token": pattern[..., :-1, n - 1].mean(-1),
+    }

@@ -49,7 +49,7 @@ from .layers import (
 from .loading import load_bundled, load_pretrained, tiny_random
 from .objectives import OBJECTIVES, check_order, objective_masks
 from .seq2seq import Seq2Seq, Seq2SeqConfig, Seq2SeqOutput
-from .generation import STRATEGIES, Decoding, Generation, Step, generate, generate_steps, greedy_continue
+from .generation import DEFAULT_DECODING, STRATEGIES, Decoding, Generation, Step, generate, generate_steps, greedy_continue
 from .text import Encoded, encode, fill_mask, next_token, top_tokens
 from .trace import Recorder, Trace
 from .translation import Translation, generate_ids, translate, translate_full
@@ -61,7 +61,7 @@ __all__ = [
     "attend", "attention_pattern", "causal_allowed", "gelu_exact", "gelu_tanh", "mask_scores", "padding_allowed",
     "raw_scores", "scale_scores", "sinusoidal_halves", "sinusoidal_table", "weighted_values",
     "load_bundled", "load_pretrained", "tiny_random", "OBJECTIVES", "check_order", "objective_masks",
-    "STRATEGIES", "Decoding", "Generation", "Step", "generate", "generate_steps", "greedy_continue",
+    "DEFAULT_DECODING", "STRATEGIES", "Decoding", "Generation", "Step", "generate", "generate_steps", "greedy_continue",
     "Encoded", "encode", "fill_mask", "next_token", "top_tokens",
     "Recorder", "Trace", "head_weights", "position_table",
     "Translation", "generate_ids", "translate", "translate_full",

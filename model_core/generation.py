@@ -54,6 +54,11 @@ class Decoding:
         return "; ".join(parts)
 
 
+# The decoding the Predictions page starts with and the decoder's model card shows: reproducible, and
+# with the loops of greedy decoding cut (scripts/evaluate_bundled.py measures the repeats both ways).
+DEFAULT_DECODING = Decoding(no_repeat_ngram=3)
+
+
 @dataclass
 class Step:
     """One generated token and the distribution it was chosen from."""

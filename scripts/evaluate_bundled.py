@@ -8,6 +8,14 @@ Figures:
   cloze top-1 / top-5   tests/data/cloze.tsv: a sentence counts for top-k when
                         one of its accepted answers is among fill_mask's k best
                         tokens.
+  cloze copied          the share of cloze sentences whose top-1 is wrong and is a
+                        token of the sentence itself ("Paris is the capital of
+                        [MASK]." -> "paris").
+  textbook heads        on the cloze sentences (blank filled with the first answer),
+                        each relation's best head and its mean weight
+                        (analysis.relation_weights): previous token, next token,
+                        [CLS] (first) and [SEP] (last), for the shipped encoder and
+                        for the package's original weights.
   held-out MLM accuracy the first --valid-lines lines of data/corpus/valid.txt, each as
                         [CLS] line [SEP] (at most 64 tokens); 15% of the real
                         tokens (ids >= 999), drawn with torch seed 1234 per
@@ -15,7 +23,12 @@ Figures:
                         at those positions.
   bits per character    bundled_common.stream_bpc on the same validation lines
                         and on tests/data/everyday_paragraphs.txt.
-  continuations         greedy_continue of ten fixed prompts, 12 tokens each.
+  repetition            greedy continuations of 30 tokens of the ten prompts: the
+                        share of their 3-grams that repeat an earlier 3-gram
+                        (analysis.repeated_share), without and with the default
+                        decoding's rules.
+  continuations         the ten prompts continued under model_core.DEFAULT_DECODING
+                        (the Predictions page's default), 20 tokens each.
 
 Usage: .venv/bin/python scripts/evaluate_bundled.py [--no-corpus] [--json out.json]
 (--no-corpus skips the figures that need data/corpus, as in CI).
@@ -66,15 +79,63 @@ def read_paragraphs(path: Path = PARAGRAPHS_FILE) -> list[str]:
 
 
 def cloze_scores(encoder, items: list[tuple[str, set[str]]]) -> dict:
-    """Fraction of sentences whose best (top-1) or five best (top-5) tokens include an accepted answer."""
+    """Fraction of sentences whose best (top-1) or five best (top-5) tokens include an accepted answer,
+    and whose wrong top-1 is copied from the sentence."""
     import model_core
 
-    top1 = top5 = 0
+    top1 = top5 = copied = 0
     for sentence, answers in items:
         predicted = [token for token, _ in model_core.fill_mask(encoder, sentence, top_k=5)[0]]
         top1 += predicted[0] in answers
         top5 += any(token in answers for token in predicted)
-    return {"cloze_top1": top1 / len(items), "cloze_top5": top5 / len(items), "cloze_items": len(items)}
+        copied += predicted[0] not in answers and predicted[0] in encoder.tokenizer.tokenize(sentence)
+    n = len(items)
+    return {"cloze_top1": top1 / n, "cloze_top5": top5 / n, "cloze_copied": copied / n, "cloze_items": n}
+
+
+def textbook_heads(encoder, items: list[tuple[str, set[str]]]) -> dict:
+    """{relation: (layer, head, mean weight)} of the best head per relation over the filled cloze sentences."""
+    import analysis
+
+    totals = None
+    for sentence, answers in items:
+        filled = sentence.replace("[MASK]", sorted(answers)[0])
+        scores = analysis.relation_weights(analysis.attention_run(encoder, filled).pattern)
+        totals = scores if totals is None else {k: totals[k] + v for k, v in scores.items()}
+    best = {}
+    for relation, total in totals.items():
+        mean = total / len(items)
+        layer, head = divmod(int(mean.argmax()), mean.shape[1])
+        best[relation] = (layer, head, round(float(mean[layer, head]), 3))
+    return best
+
+
+def package_encoder():
+    """The encoder with the package's original weights everywhere (no fine-tuned layers, no head)."""
+    from model_core.convert import build_encoder
+    from model_core.loading import _load_minilm_encoder, load_tokenizer, minilm_dir
+
+    cfg, state = _load_minilm_encoder()
+    model = build_encoder(state, cfg, with_head=False)
+    model.tokenizer = load_tokenizer(minilm_dir())
+    return model
+
+
+def repetition(decoder, prompts: list[str] = PROMPTS, n_tokens: int = 30, decoding=None) -> float:
+    """Share of repeated 3-grams over the prompts' continuations (see the module docstring)."""
+    import analysis
+    import model_core
+
+    decoding = decoding or model_core.Decoding()
+    repeats = total = 0
+    for prompt in prompts:
+        made = model_core.generate_steps(decoder, prompt, n_tokens, decoding)
+        new = len(made.ids) - max(len(made.prompt_ids), 2)
+        share = analysis.repeated_share(made.ids, len(made.prompt_ids))
+        if new > 0 and share == share:
+            repeats += share * new
+            total += new
+    return repeats / total if total else 0.0
 
 
 @torch.no_grad()
@@ -107,10 +168,10 @@ def decoder_bpc(decoder, lines: list[str]) -> tuple[float, float, int]:
     return stream_bpc(lambda ids: decoder(ids).logits, token_lines, text_chars(lines))
 
 
-def continuations(decoder, prompts: list[str] = PROMPTS, n_tokens: int = 12) -> list[tuple[str, str]]:
+def continuations(decoder, prompts: list[str] = PROMPTS, n_tokens: int = 20) -> list[tuple[str, str]]:
     import model_core
 
-    return [(p, model_core.greedy_continue(decoder, p, n_tokens=n_tokens)) for p in prompts]
+    return [(p, model_core.generate_steps(decoder, p, n_tokens, model_core.DEFAULT_DECODING).text) for p in prompts]
 
 
 def evaluate(with_corpus: bool = True, threads: int | None = None, valid_lines: int | None = 1000) -> dict:
@@ -123,7 +184,12 @@ def evaluate(with_corpus: bool = True, threads: int | None = None, valid_lines: 
     encoder = model_core.load_bundled("encoder")
     decoder = model_core.load_bundled("decoder")
     results["load_seconds"] = round(time.perf_counter() - t0, 2)
-    results.update(cloze_scores(encoder, read_cloze()))
+    cloze = read_cloze()
+    results.update(cloze_scores(encoder, cloze))
+    results["heads_shipped"] = textbook_heads(encoder, cloze)
+    results["heads_package"] = textbook_heads(package_encoder(), cloze)
+    results["repeat_3gram_greedy"] = repetition(decoder)
+    results["repeat_3gram_default"] = repetition(decoder, decoding=model_core.DEFAULT_DECODING)
     paragraphs = read_paragraphs()
     bpc, nats, n = decoder_bpc(decoder, paragraphs)
     results.update({"paragraphs_bpc": bpc, "paragraphs_tokens": n, "paragraphs_chars": text_chars(paragraphs)})

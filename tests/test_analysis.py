@@ -154,3 +154,23 @@ def test_input_notes_name_what_the_tokenizer_did():
     assert any("limit of 6 tokens" in n for n in notes)
     assert any("You typed [MASK]" in n for n in notes)
     assert any("1 piece(s)" in n for n in notes)
+
+
+def test_relation_weights_find_textbook_heads():
+    n = 5
+    previous = np.eye(n, k=-1)
+    previous[0, 0] = 1.0
+    following = np.eye(n, k=1)
+    following[-1, -1] = 1.0
+    first = np.zeros((n, n))
+    first[:, 0] = 1.0
+    uniform = np.full((n, n), 1 / n)
+    pattern = np.stack([previous, following, first, uniform])[None]          # [layer 1, head 4, q, k]
+    scores = analysis.relation_weights(pattern)
+    assert set(scores) == set(analysis.RELATIONS)
+    np.testing.assert_allclose(scores["previous token"][0], [1, 0, 0.25, 0.2])  # query 1 of "first" looks at 0
+    np.testing.assert_allclose(scores["next token"][0], [0, 1, 0, 0.2])
+    np.testing.assert_allclose(scores["first token"][0], [0.25, 0, 1, 0.2])     # likewise query 1 of "previous"
+    np.testing.assert_allclose(scores["last token"][0], [0, 0.25, 0, 0.2])
+    with pytest.raises(ValueError, match="two tokens"):
+        analysis.relation_weights(np.ones((1, 1, 1, 1)))

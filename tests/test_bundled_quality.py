@@ -54,6 +54,32 @@ def test_encoder_cloze_scores_hold(bundled, evaluation):
     card = card_figures("encoder")
     assert scores["cloze_top1"] >= card["cloze_top1"] - CLOZE_MARGIN, scores
     assert scores["cloze_top5"] >= card["cloze_top5"] - CLOZE_MARGIN, scores
+    assert scores["cloze_copied"] <= card["cloze_copied"] + CLOZE_MARGIN, scores
+
+
+@pytest.mark.slow
+def test_the_textbook_heads_stay_readable(bundled, evaluation):
+    """Tuning every layer must not blur the previous-token, next-token, [CLS] and [SEP] heads the card reports."""
+    heads = evaluation.textbook_heads(bundled[0], evaluation.read_cloze())
+    card = card_figures("encoder")
+    for relation, (_, _, weight) in heads.items():
+        assert weight >= card["head_" + relation.replace(" ", "_")] - 0.02, (relation, weight)
+    assert heads["previous token"][2] >= 0.9                      # one head still looks almost only one token back
+
+
+@pytest.mark.slow
+def test_decoder_repeats_no_more_than_its_card_says(bundled, evaluation):
+    greedy = evaluation.repetition(bundled[1])
+    assert greedy <= card_figures("decoder")["repeat_3gram_greedy"] + 0.02
+    assert evaluation.repetition(bundled[1], decoding=model_core.DEFAULT_DECODING) == 0.0   # the default cuts loops
+
+
+@pytest.mark.slow
+def test_the_card_shows_continuations_under_the_default_decoding(bundled, evaluation):
+    card = (BUNDLED / "decoder" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert model_core.DEFAULT_DECODING.describe() in card
+    for prompt, text in evaluation.continuations(bundled[1])[:3]:
+        assert f"*{prompt}* → {text}" in card
 
 
 @pytest.mark.slow

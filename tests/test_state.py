@@ -54,3 +54,14 @@ def test_streamlit_still_has_the_legacy_pages_flag():
 
     assert "uses_pages_directory = False" in Path(navigation.__file__).read_text(), (
         "st.navigation no longer switches the legacy mode off the way leave_legacy_pages_mode copies")
+
+
+def test_the_predictions_page_starts_with_the_default_decoding():
+    """The page's decoding defaults are model_core.DEFAULT_DECODING, which the decoder's card shows."""
+    import model_core
+
+    d = model_core.DEFAULT_DECODING
+    page = (state.PARAMS["pr_dec"].default, state.PARAMS["pr_gt"].default, state.PARAMS["pr_topk"].default or None,
+            state.PARAMS["pr_topp"].default if state.PARAMS["pr_topp"].default < 1 else None,
+            state.PARAMS["pr_rep"].default, state.PARAMS["pr_gseed"].default)
+    assert page == (d.strategy, d.temperature, d.top_k, d.top_p, d.no_repeat_ngram, d.seed)
