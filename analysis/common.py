@@ -62,7 +62,7 @@ def input_notes(text: str, tokens: Sequence[str], truncated: bool, n_positions: 
     if truncated:
         notes.append(
             f"Your text is longer than this model's limit of {n_positions} tokens, "
-            f"so only the first {len(tokens)} tokens are shown. Shorten the text to see all of it."
+            f"so only its first {n_positions} tokens are read and shown. Shorten the text to see all of it."
         )
     bracketed = [tok for tok in SPECIAL_TOKENS if tok.startswith("[")]
     typed = sorted({tok for tok in bracketed if tok.lower() in text.lower()})

@@ -44,9 +44,10 @@ with top[1]:
 controls = st.columns(4)
 layer, head = ui.layer_head(info, "att", controls[:2])
 with controls[2]:
-    hide = state.url_widget(st.checkbox, "at_hide", "Hide [CLS]/[SEP] and renormalise", key="att_hide",
+    hide = state.url_widget(st.checkbox, "at_hide", "Hide [CLS]/[SEP]", key="att_hide",
                             help="Many heads park weight on [CLS] or [SEP] when they have nothing to do. "
-                            "Hiding them and renormalising each row shows how the rest is shared.")
+                            "Hiding them and renormalising each row (so it sums to 1 again) shows how the rest "
+                            "is shared.")
 with controls[3]:
     style = state.url_widget(st.radio, "at_view", "Show the head as", options=list(VIEW_LABELS),
                              format_func=VIEW_LABELS.get, horizontal=True, key="att_view")
@@ -118,8 +119,9 @@ if state.url_widget(st.checkbox, "at_softhard", "Draw the soft and hard maps of 
 st.subheader("Summaries across heads and layers")
 st.markdown(
     f"**Mean** and **max** combine the {info.n_heads} heads of layer {layer}. **Rollout** follows attention "
-    f"through layers 0 to {layer}: average the heads, add the identity for the residual connection, "
-    "renormalise, and multiply the layers together (Abnar & Zuidema, 2020)."
+    + (f"through layers 0 to {layer}: " if layer else "from layer 0 (pick a higher layer to follow it further): ")
+    + "average the heads, add the identity for the residual connection, renormalise, and multiply the layers "
+    "together (Abnar & Zuidema, 2020)."
 )
 st.latex(r"\tilde A^{(l)}=\mathrm{norm}\Big(\tfrac{1}{H}\sum_h A^{(l,h)}+I\Big),\qquad "
          r"R^{(l)}=\tilde A^{(l)}\,\tilde A^{(l-1)}\cdots\tilde A^{(0)}")
@@ -132,7 +134,7 @@ if state.url_widget(st.checkbox, "at_summaries", "Draw mean, max and rollout of 
     summaries = (
         ("mean", analysis.head_mean(pattern)[layer], f"mean over heads (layer {layer})"),
         ("max", analysis.head_max(pattern)[layer], f"max over heads (layer {layer})"),
-        ("rollout", rolled, f"rollout through layers 0-{layer}"),
+        ("rollout", rolled, f"rollout through layers 0-{layer}" if layer else "rollout of layer 0 alone"),
     )
     for column, (name, matrix, title) in zip(st.columns(3), summaries):
         with column:

@@ -40,7 +40,9 @@ sentence_b = view.sentence_b if view.has_pair else analysis.shorter_version(view
 batch = (view.sentence_a, sentence_b)
 with st.spinner("Running the model ..."):
     steps = ui.compute(cached.mask_steps, family, info.model_id, batch, layer, head, stop=True)
-ui.show_notes(" ".join(batch), steps.tokens[0] + steps.tokens[1], steps.truncated, info.n_positions)
+# The notes count what the user typed once: row B is only the user's when sentence B was typed.
+read = list(steps.tokens[0][:steps.lengths[0]]) + (list(steps.tokens[1][:steps.lengths[1]]) if view.has_pair else [])
+ui.show_notes(" ".join(batch) if view.has_pair else view.sentence_a, read, steps.truncated, info.n_positions)
 
 lengths = steps.lengths
 n_total = len(steps.tokens[0])
@@ -49,7 +51,8 @@ padded_row = int(np.argmin(lengths)) if lengths[0] != lengths[1] else 1
 
 # ---------------------------------------------------------------- four steps
 st.subheader(f"One head, step by step (layer {layer}, head {head})")
-row_labels = {0: f"A ({lengths[0]} tokens)", 1: f"B ({lengths[1]} tokens)"}
+row_labels = {0: f"A ({lengths[0]} tokens)",
+              1: f"B ({lengths[1]} tokens)" if view.has_pair else f"first half of A ({lengths[1]} tokens)"}
 row = state.url_widget(st.radio, "mk_row", "Batch row", default=padded_row, options=[0, 1],
                        format_func=row_labels.get, horizontal=True, key="mask_row",
                        help="Both sentences run as one padded batch; the shorter row ends in [PAD].")

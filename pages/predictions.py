@@ -17,6 +17,10 @@ st.markdown(
 )
 st.latex(r"P(w \mid \text{context}) = \mathrm{softmax}(h\,W_{\mathrm{vocab}}^{\top} + b)_w")
 
+SMALL_MODELS = ("The bundled models are small (22 M parameters each, trained on one CPU core for about an hour and "
+                "a half, on 4 M tokens of dictionary examples and other free texts), so their guesses are often odd. For better ones, type a hub model into the "
+                "sidebar when online: bert-base-uncased for the blanks, gpt2 for the next word.")
+
 view = state.view()
 if not view.has_text:
     st.info("Type a sentence into sentence A in the sidebar (it is empty), or pick an example. "
@@ -53,8 +57,10 @@ if fill is not None:
         st.info(f"Only the first {len(fill.positions)} blanks are shown; {fill.more_masks} more were left out.")
     titles = [f"blank at {token_labels(fill.tokens)[p]} (hidden: {orig})" for p, orig in zip(fill.positions, fill.original)]
     ui.show_figure(vpred.topk_figure(fill.top, titles), "fill", "fill_in.csv")
+    if view.encoder == state.BUNDLED:
+        st.caption(SMALL_MODELS)
     st.caption(f"What the encoder read (blanks as {ui.escape_markdown(blank)}):")
-    st.code(" ".join(fill.tokens), language=None)
+    st.code(" ".join(fill.tokens), language=None, wrap_lines=True)
 
 # ---------------------------------------------------------------- 2. BERT's masking procedure
 st.header("2. How BERT was trained: the 15% / 80-10-10 recipe")
@@ -109,7 +115,7 @@ else:
     left, right = st.columns(2)
     with left:
         st.subheader("Decoder: left context only")
-        st.code(before.strip() + " ___", language=None)
+        st.code(before.strip() + " ___", language=None, wrap_lines=True)
         if not before.strip():
             st.info("The hidden word is the first one, so the decoder has nothing to read; hide a later word.")
         else:
@@ -120,7 +126,7 @@ else:
                                "next_token.csv")
     with right:
         st.subheader("Encoder: both sides")
-        st.code(before + blank + after, language=None)
+        st.code(before + blank + after, language=None, wrap_lines=True)
         both = ui.compute(cached.mask_predictions, view.encoder, before + blank + after, (), top_k, kind="info")
         if both is not None:
             ui.show_figure(vpred.topk_figure(both.top[:1], ["fill-in of the blank"], colour="#E69F00"), "both",
@@ -165,6 +171,8 @@ if made is not None:
     repeats = ("" if np.isnan(made.repeated_trigrams) else
                f" {made.repeated_trigrams:.0%} of the new 3-grams (runs of three tokens) repeat earlier ones.")
     st.caption(f"Decoding: {made.decoding}. It stopped because {ending}.{repeats}")
+    if view.decoder == state.BUNDLED:
+        st.caption(SMALL_MODELS)
     if not made.steps:
         st.info("The decoder's first choice was to end the text, so there is nothing to step through; "
                 "try a sentence without a final full stop, for example 'Once upon a time'.")
@@ -204,7 +212,13 @@ st.markdown(
     "the first blank of part 1 change: some heads matter a lot for a given sentence, many hardly."
 )
 if fill is None:
-    st.info("This part needs a blank from part 1 and an encoder with a masked-language-model head.")
+    enc_info = ui.compute(models.model_info, "encoder", view.encoder, kind="info")
+    if enc_info is not None and enc_info.has_lm_head:
+        st.info(f"This part changes the guesses for the first blank of part 1, and part 1 has none: type "
+                f"{ui.escape_markdown(blank)} into sentence A or pick a word to hide there.")
+    else:
+        st.info("This part needs an encoder with a masked-language-model head; load one such as "
+                "bert-base-uncased in the sidebar.")
 else:
     info = models.model_info("encoder", view.encoder)
     scope = state.url_widget(st.selectbox, "pr_al", "Layers", options=[-1, *range(info.n_layers)],

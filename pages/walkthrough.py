@@ -66,7 +66,7 @@ if steps is not None:
     labels = token_labels(steps.tokens)
     d_head, n_heads = steps.d_head, steps.n_heads
     dims = [f"d{j}" for j in range(steps.X.shape[1])]
-    head_dims = [f"h{j}" for j in range(d_head)]
+    head_dims = [f"dim{j}" for j in range(d_head)]   # dimensions of one head (not head numbers)
     ui.show_notes(view.sentence_a, steps.tokens, steps.truncated, info.n_positions)
     st.markdown(f"{ui.escape_markdown(info.name)}: d_model = {info.d_model}, "
                 f"{n_heads} heads of d_head = {d_head} "

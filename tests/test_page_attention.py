@@ -90,6 +90,8 @@ def test_soft_hard_and_summaries_are_drawn_on_request():
     assert at.query_params["at_summaries"] == "1"
     rollout = z_of(chart(at, "att_sum_rollout"))
     np.testing.assert_allclose(rollout.sum(-1), 1.0, rtol=1e-4)  # rollout rows stay distributions
+    assert "layers 0 to 0" not in texts(at.markdown) and "from layer 0" in texts(at.markdown)   # at layer 0
+    assert chart(at, "att_sum_rollout")["layout"]["title"]["text"] == "rollout of layer 0 alone"
     at.checkbox(key="att_softhard").check().run()
     assert {"fig_att_soft", "fig_att_hard"} <= set(charts(at))
     assert len(at.get("download_button")) == len(charts(at))

@@ -143,6 +143,15 @@ def test_long_text_is_cut_with_a_note():
     at = run_app(PAGE, a=" ".join(["word"] * 5000), **TINY)
     assert not at.exception
     notes = texts(at.info)
-    assert "limit of 512 tokens" in notes and "first 96 positions" in notes
+    assert "limit of 512 tokens, so only its first 512 tokens are read" in notes and "first 96 positions" in notes
+    assert "1024" not in notes                       # the two batch rows are not added up
     assert panels(at)[0].shape == (96, 96)
     assert "appended word was cut off" in notes
+
+
+def test_notes_count_the_typed_text_once_and_the_derived_row_says_what_it_is():
+    at = run_app(PAGE, a="I love 😀 pizza and 😀 pasta", **TINY)
+    assert not at.exception
+    assert texts(at.info).startswith("2 piece\\(s\\) of your text")   # not 4: row B is derived from A
+    labels = at.radio(key="mask_row").options
+    assert labels[1].startswith("first half of A (")

@@ -70,7 +70,19 @@ def test_nothing_to_fill_says_what_to_do():
     at = open_page(a="Paris is the capital of France.", pr_mask="", **TINY)
     assert not at.exception
     assert "There is no blank to fill" in texts(at)
-    assert "needs a blank from part 1" in texts(at)
+    assert "and part 1 has none" in texts(at)
+
+
+def test_emoji_only_input_gives_the_real_reason():
+    at = open_page(a="😀 😀 🎉", **TINY)
+    assert not at.exception
+    assert "and part 1 has none" in texts(at) and "needs an encoder with a masked-language-model head" not in texts(at)
+
+
+def test_the_page_says_the_bundled_models_are_small():
+    at = open_page(a="Paris is the capital of [MASK].")
+    assert not at.exception
+    assert "The bundled models are small" in texts(at) and "bert-base-uncased" in texts(at)
 
 
 def test_many_masks_are_capped():

@@ -44,7 +44,7 @@ def test_step_heatmap_labels_and_mask():
     assert blocked[0, 1] == 1 and np.isnan(blocked[1, 0])          # drawn exactly where the mask blocks
     np.testing.assert_array_equal(chart.table.to_numpy(), z)            # blocked cells NaN, as drawn
     assert list(chart.table.index) == labels and list(chart.table.columns) == labels
-    assert (chart.table.index.name, chart.table.columns.name) == ("query_pos", "key_pos")
+    assert (chart.table.index.name, chart.table.columns.name) == ("query", "key")   # as every other page says
 
 
 def test_step_heatmap_unsigned_uses_true_range():

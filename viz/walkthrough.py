@@ -38,7 +38,7 @@ def matrix_frame(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str],
 
 def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str,
                  allowed: np.ndarray | None = None, signed: bool = True,
-                 x_title: str = "key_pos", y_title: str = "query_pos", value_name: str = "value") -> Chart:
+                 x_title: str = "key", y_title: str = "query", value_name: str = "value") -> Chart:
     """One step's matrix as a heatmap with labelled rows and columns.
 
     `rows`/`cols` are already-distinct labels (e.g. `token_labels(tokens)`); cells are
