@@ -12,7 +12,8 @@ cause raise ``model_core.InputError`` with a sentence to show as is. No Streamli
 """
 from .attention import (RELATIONS, AttentionRun, attention_run, downsample, hard_attention, head_max, head_mean,
                         keep_positions, relation_weights, restrict, rollout)
-from .common import MARKERS, SPECIAL_TOKENS, check_layer_head, check_text, clip_text, cosine, input_notes
+from .common import (MARKERS, SPECIAL_TOKENS, START_MARK, check_layer_head, check_text, clip_text, cosine,
+                     input_notes)
 from .embeddings import (EmbeddingParts, LayerVectors, SpanScores, SwapComparison, component_norms,
                          embedding_parts, layer_vectors, nearest_tokens, projections_onto, shared_words,
                          span_scores, swap_comparison)
@@ -25,7 +26,7 @@ from .optimisers import Race, race
 from .optimisers import surface as loss_surface
 from .positional import (offset_rotation, pca_2d, position_embeddings, similarity_by_distance,
                          similarity_matrix, sinusoidal)
-from .predictions import (START_MARK, STRATEGIES, Ablation, BlankFill, MaskingRun, MaskPlan, Writing, ablation, bert_mask_plan,
+from .predictions import (STRATEGIES, Ablation, BlankFill, MaskingRun, MaskPlan, Writing, ablation, bert_mask_plan,
                           mask_predictions, mlm_masking, next_tokens, repeated_share, with_model_mask, words_to_hide,
                           write)
 from .translation import TeacherForcing, TranslationRun, teacher_forcing, translation_notes, translation_run
@@ -35,7 +36,7 @@ from .walkthrough import (HeadSteps, activation_curves, batch_norm, head_steps, 
 __all__ = [
     "RELATIONS", "relation_weights", "AttentionRun", "attention_run", "downsample", "hard_attention", "head_max", "head_mean", "keep_positions",
     "restrict", "rollout",
-    "MARKERS", "SPECIAL_TOKENS", "check_layer_head", "check_text", "clip_text", "cosine", "input_notes",
+    "MARKERS", "SPECIAL_TOKENS", "START_MARK", "check_layer_head", "check_text", "clip_text", "cosine", "input_notes",
     "EmbeddingParts", "LayerVectors", "SpanScores", "SwapComparison", "component_norms", "embedding_parts",
     "layer_vectors", "nearest_tokens", "projections_onto", "shared_words", "span_scores", "swap_comparison",
     "FineTuneShapes", "finetune_shapes",
@@ -43,7 +44,7 @@ __all__ = [
     "prefix_what_if", "SharedLayersCheck", "shared_layers_check", "word_positions", "Race", "race", "loss_surface",
     "MaskSteps", "PrefixChange", "mask_steps", "padding_difference", "prefix_experiment", "shorter_version",
     "offset_rotation", "pca_2d", "position_embeddings", "similarity_by_distance", "similarity_matrix", "sinusoidal",
-    "Ablation", "BlankFill", "MaskingRun", "MaskPlan", "ablation", "bert_mask_plan", "START_MARK", "STRATEGIES", "Writing",
+    "Ablation", "BlankFill", "MaskingRun", "MaskPlan", "ablation", "bert_mask_plan", "STRATEGIES", "Writing",
     "mask_predictions", "mlm_masking", "next_tokens", "repeated_share", "with_model_mask", "words_to_hide", "write",
     "TeacherForcing", "TranslationRun", "teacher_forcing", "translation_notes", "translation_run",
     "HeadSteps", "activation_curves", "batch_norm", "head_steps", "layer_norm", "norm_stats", "scaling_experiment",

@@ -1,6 +1,7 @@
 """What every analysis shares: the special tokens, input checks, one forward pass, cosine similarity."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import numpy as np
@@ -8,8 +9,11 @@ import numpy as np
 import model_core
 from model_core import InputError
 
+# How a decoder's start-of-text token is written on the pages. The bundled decoder's is [SEP] (it doubles as
+# the separator between texts); showing it as [SEP] at position 0 read as "end of sentence" to teachers.
+START_MARK = "\u27e8start\u27e9"
 # Tokens that structure an input rather than stand for text (a view may hide them).
-MARKERS = ("[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>", "<|endoftext|>")
+MARKERS = ("[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>", "<|endoftext|>", START_MARK)
 # Every special token of the supported tokenizers: the markers, and the placeholders a word becomes.
 SPECIAL_TOKENS = MARKERS + ("[MASK]", "[UNK]", "<mask>", "<unk>")
 
@@ -28,8 +32,19 @@ def check_layer_head(config: Any, layer: int, head: int) -> None:
 
 
 def encode(model: Any, texts: list[str], pairs: list[str] | None = None) -> model_core.Encoded:
-    """The padded batch the model reads (``pairs``: a sentence B per row)."""
-    return model_core.encode(model, texts, text_pairs=pairs)
+    """The padded batch the model reads (``pairs``: a sentence B per row); a decoder's start token as START_MARK."""
+    enc = model_core.encode(model, texts, text_pairs=pairs)
+    return dataclasses.replace(enc, tokens=[start_marked(model, enc.input_ids[b].tolist(), row)
+                                            for b, row in enumerate(enc.tokens)])
+
+
+def start_marked(model: Any, ids: Sequence[int], tokens: Sequence[str]) -> list[str]:
+    """``tokens`` with a decoder's leading start-of-text token written as START_MARK."""
+    tokens = list(tokens)
+    bos = getattr(model.config, "bos_token_id", None)
+    if model.family == "decoder" and bos is not None and len(ids) and ids[0] == bos:
+        tokens[0] = START_MARK
+    return tokens
 
 
 def run(model: Any, enc: model_core.Encoded, record: Sequence[str], head_mask: Any = None,

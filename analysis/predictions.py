@@ -13,7 +13,7 @@ import torch
 import model_core
 from model_core import InputError
 
-from .common import check_layer_head, check_text, encode, run
+from .common import check_layer_head, check_text, encode, run, start_marked
 
 MAX_MASKS = 8  # predictions shown for at most this many blanks (each is its own panel)
 
@@ -241,7 +241,6 @@ def next_tokens(model: Any, text: str, top_k: int = 5, temperature: float = 1.0)
 
 
 STRATEGIES = model_core.STRATEGIES   # the decodings a page offers
-START_MARK = "\u27e8start\u27e9"   # how the decoder's start-of-text token is written on the page
 
 
 @dataclass(frozen=True)
@@ -286,10 +285,7 @@ def write(model: Any, text: str, n_tokens: int, decoding: model_core.Decoding) -
         for layer in range(n_layers):
             pattern = out.trace[f"blocks.{layer}.attn.pattern"][0]               # [head, query_pos, key_pos]
             rows[layer] = pattern[:, queries, :].float().numpy()
-    tokens = model.tokenizer.convert_ids_to_tokens(ids)
-    bos = getattr(model.config, "bos_token_id", None)
-    if bos is not None and ids and ids[0] == bos:
-        tokens[0] = START_MARK
+    tokens = start_marked(model, ids, model.tokenizer.convert_ids_to_tokens(ids))
     return Writing(tokens=tuple(tokens), prompt_len=len(made.prompt_ids), steps=tuple(made.steps), text=made.text,
                    stopped=made.stopped, decoding=decoding.describe(), rows=rows,
                    repeated_trigrams=repeated_share(ids, len(made.prompt_ids)))

@@ -1,6 +1,7 @@
 """Attention: every head at a glance, one head up close, summaries, soft vs hard."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 import analysis
@@ -65,6 +66,9 @@ if hide:
         shown_tokens = [tokens[i] for i in keep]
         segments = [segments[i] for i in keep] if segments is not None else None
 stem = f"{family}_L{layer}H{head}"
+# A decoder's future is masked: those cells are grey (not weight-0 colour), as on the Masks page.
+positions = np.arange(len(tokens)) if keep is None else np.asarray(keep)
+blocked = positions[None, :] > positions[:, None] if family == "decoder" else None
 
 # ---------------------------------------------------------------- every head
 st.subheader("Every layer and head at a glance")
@@ -83,7 +87,7 @@ ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, 
 st.subheader(f"Layer {layer}, head {head}")
 one = pattern[layer, head]
 if style == "heatmap":
-    ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments,
+    ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, masked=blocked,
                                              title=f"layer {layer}, head {head}: rows = queries, columns = keys"),
                    "att_head", f"{stem}.csv")
 else:
@@ -108,11 +112,13 @@ st.latex(r"\text{hard}_{ij}=\begin{cases}1 & j=\arg\max_{j'} a_{ij'}\\ 0 & \text
 if state.url_widget(st.checkbox, "at_softhard", "Draw the soft and hard maps of this head", key="att_softhard"):
     soft_col, hard_col = st.columns(2)
     with soft_col:
-        ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights"),
+        ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights",
+                                                 masked=blocked),
                        "att_soft", f"{stem}_soft.csv")
     with hard_col:
         ui.show_figure(heatmap.attention_heatmap(analysis.hard_attention(one), shown_tokens, segments=segments,
-                                                 title="hard: arg-max per query", value_name="chosen (1 = yes)"),
+                                                 title="hard: arg-max per query", value_name="chosen (1 = yes)",
+                                                 masked=blocked),
                        "att_hard", f"{stem}_hard.csv")
 
 # ---------------------------------------------------------------- summaries
@@ -138,6 +144,7 @@ if state.url_widget(st.checkbox, "at_summaries", "Draw mean, max and rollout of 
     )
     for column, (name, matrix, title) in zip(st.columns(3), summaries):
         with column:
-            ui.show_figure(heatmap.attention_heatmap(matrix, shown_tokens, segments=segments, title=title),
+            ui.show_figure(heatmap.attention_heatmap(matrix, shown_tokens, segments=segments, title=title,
+                                                     masked=blocked),
                            f"att_sum_{name}", f"{family}_L{layer}_{name}.csv")
     st.caption("Max over heads is not a distribution: its rows can sum to more than 1.")

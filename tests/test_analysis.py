@@ -174,3 +174,10 @@ def test_relation_weights_find_textbook_heads():
     np.testing.assert_allclose(scores["last token"][0], [0, 0.25, 0, 0.2])
     with pytest.raises(ValueError, match="two tokens"):
         analysis.relation_weights(np.ones((1, 1, 1, 1)))
+
+
+def test_a_decoders_start_token_is_shown_as_a_start_marker(bundled_decoder, tiny_decoder):
+    run = analysis.attention_run(bundled_decoder, "the cat sat")
+    assert run.tokens[0] == analysis.START_MARK and "[SEP]" not in run.tokens
+    assert analysis.START_MARK in analysis.MARKERS                    # hidden with [CLS]/[SEP] when asked
+    assert analysis.attention_run(tiny_decoder, "the cat sat").tokens[0] == "the"   # no start token: nothing to mark

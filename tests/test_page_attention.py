@@ -107,8 +107,15 @@ def test_soft_vs_hard_is_the_arg_max():
 def test_decoder_is_causal():
     at = run_app(a="the cat sat on the mat", model="decoder", **TINY)
     assert_clean(at)
+    spec = chart(at, "fig_att_head")
+    z = z_of(spec)
+    # the future is masked: grey gaps with a legend entry, not weight-0 colour; the past sums to 1
+    assert np.isnan(z[np.triu_indices(len(z), k=1)]).all() and np.isfinite(z[np.tril_indices(len(z))]).all()
+    np.testing.assert_allclose(np.nansum(z, -1), 1.0, rtol=1e-4)
+    assert any(t.get("name") == "masked (not allowed)" for t in spec["data"])
+    at.checkbox(key="att_hide").check().run()      # hiding markers keeps the mask on the remaining positions
     z = z_of(chart(at, "fig_att_head"))
-    assert np.all(np.triu(z, k=1) == 0)
+    assert np.isnan(z[np.triu_indices(len(z), k=1)]).all()
 
 
 def test_sentence_pair_colours_a_and_b():

@@ -157,11 +157,12 @@ def heatmap_spec(
 
 def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, title: str = "",
                       segments: Sequence[int] | None = None, value_name: str = "weight",
-                      zmax: float = 1.0) -> Chart:
-    """An attention pattern [query_pos, key_pos] (probabilities: colour bar 0..1).
+                      zmax: float = 1.0, masked: np.ndarray | None = None) -> Chart:
+    """An attention pattern [query_pos, key_pos] (probabilities: colour bar 0..1); ``masked`` cells
+    (True = the mask blocks them, e.g. a decoder's future) grey, as on the Masks page.
 
     Table: the pattern, index and columns the index-prefixed tokens ("03 the").
     """
     labels = token_labels(tokens)
     return heatmap(pattern, labels, labels, title=title, segments=segments, value_name=value_name,
-                   zmin=0.0, zmax=zmax)
+                   zmin=0.0, zmax=zmax, masked=masked)

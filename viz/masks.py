@@ -40,11 +40,11 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
     [query_pos, key_pos] arrays; ``allowed`` is the bool [query_pos, key_pos]
     mask. Scores use a diverging palette centred on 0 with a symmetric range
     over their values; masked cells are gaps drawn grey (with a legend entry),
-    not a huge negative colour; the softmax uses 0..1. Each panel has its
+    not a huge negative colour, in the masked scores and in the softmax; the softmax uses 0..1. Each panel has its
     own colour bar under it; only the first panel labels the rows.
 
     Table: the four matrices drawn stacked, indexed by (step name, query), a column per key;
-    masked cells of "masked_scores" are NaN.
+    masked cells of "masked_scores" and "pattern" are NaN.
     """
     labels = token_labels(tokens)
     allowed = np.asarray(allowed, dtype=bool)
@@ -65,7 +65,8 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
             finite = matrix[np.isfinite(matrix) & (allowed if name == "masked_scores" else True)]
             bound = float(np.abs(finite).max()) if finite.size else 1.0
             lo, hi, scale, value = -bound, bound, DIVERGING, "score"
-        masked = ~allowed if name == "masked_scores" else None
+        # Blocked cells are grey after the mask and after the softmax (where they are exact zeros): one legend.
+        masked = ~allowed if name in ("masked_scores", "pattern") else None
         panel, _ = heatmap_spec(matrix, labels, labels, zmin=lo, zmax=hi, colorscale=scale, value_name=value,
                                 masked=masked)
         tables[name] = heatmap_table(panel, labels, labels)
