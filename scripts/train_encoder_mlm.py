@@ -24,6 +24,11 @@ packed row (WordNet's "capital: ... "Paris is the capital of France"") is
 answered best by copying it, and the model learned to copy: "Paris is the
 capital of [MASK]." -> "paris". `--masking token` is BERT's original rule.
 
+`--gloss-weight` and `--ding-weight` change how often a line is drawn: WordNet's
+definitions ("ball: round object that is hit or thrown ...") are 55% of the lines
+but not the register of everyday sentences; Ding's examples are. They may change
+on --resume (history.txt records each invocation).
+
 Head initialisation (`--head-init identity`): the transform's dense layer
 starts as the identity and its LayerNorm as (1, 0), so at step 0 the logits
 are the dot products of the last hidden state with the word embeddings; the
@@ -40,6 +45,7 @@ Usage:
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -49,8 +55,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bundled_common import (CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, SEP_ID, CsvLog, Timer,  # noqa: E402
-                            add_run_options, load_package_bert_state, load_tokenizer, note_invocation, open_run, package_model_dir,
-                            save_checkpoint, tokenized_corpus, training_loop)
+                            add_run_options, corpus_lines, load_package_bert_state, load_tokenizer,
+                            note_invocation, open_run, package_model_dir, save_checkpoint, tokenized_corpus,
+                            training_loop)
 
 NUM_LAYERS = 6
 REPEAT_CAP = 3  # word masking: a word seen more often than this in a row is masked alone
@@ -98,13 +105,38 @@ def unigram_log_prob(train: list[np.ndarray], vocab_size: int) -> torch.Tensor:
     return torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32)
 
 
-def pack_batch(rng: np.random.Generator, lines: list[np.ndarray], batch_size: int, seq_len: int):
-    """`batch_size` rows of `[CLS] a [SEP] b [SEP] ...`, padded to seq_len. Returns (ids, attention_mask)."""
+GLOSS = re.compile(r"^[A-Za-z0-9' .,-]{1,40}: ")  # WordNet's "lemma: definition." lines
+
+
+def line_weights(texts: list[str], gloss_weight: float, ding_weight: float) -> np.ndarray | None:
+    """Sampling weight of each training line: dictionary glosses and Ding's example sentences reweighted.
+
+    None when both weights are 1 (uniform sampling, as before these options)."""
+    if gloss_weight == 1.0 and ding_weight == 1.0:
+        return None
+    from build_corpus import ding_lines, normalise
+
+    ding = {normalise(line) for line in ding_lines()}
+    weights = np.array([gloss_weight if GLOSS.match(t) else ding_weight if t in ding else 1.0 for t in texts])
+    return np.cumsum(weights / weights.sum())
+
+
+def draw_line(rng: np.random.Generator, n_lines: int, cumulative: np.ndarray | None) -> int:
+    if cumulative is None:
+        return int(rng.integers(n_lines))
+    return min(int(np.searchsorted(cumulative, rng.random())), n_lines - 1)
+
+
+def pack_batch(rng: np.random.Generator, lines: list[np.ndarray], batch_size: int, seq_len: int,
+               cumulative: np.ndarray | None = None):
+    """`batch_size` rows of `[CLS] a [SEP] b [SEP] ...`, padded to seq_len. Returns (ids, attention_mask).
+
+    Lines are drawn uniformly, or by `cumulative` (line_weights) when given."""
     ids = np.full((batch_size, seq_len), PAD_ID, dtype=np.int64)
     for row in range(batch_size):
         pieces = [CLS_ID]
         while len(pieces) < seq_len - 2:
-            line = lines[rng.integers(len(lines))]
+            line = lines[draw_line(rng, len(lines), cumulative)]
             room = seq_len - 1 - len(pieces)
             if len(line) > room:
                 if len(pieces) > 1:
@@ -248,6 +280,10 @@ def main() -> None:
     parser.add_argument("--head-lr", type=float, default=1e-3, help="peak LR of the MLM head")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--head-init", choices=["identity", "random"], default="identity")
+    parser.add_argument("--gloss-weight", type=float, default=1.0,
+                        help="sampling weight of WordNet's 'lemma: definition' lines (others 1); may change on resume")
+    parser.add_argument("--ding-weight", type=float, default=1.0,
+                        help="sampling weight of Ding's everyday example sentences; may change on resume")
     parser.add_argument("--masking", choices=["word", "token"], default="word",
                         help="whole words with every occurrence in the row (default), or BERT's per-token rule")
     add_run_options(parser, eval_every=200)
@@ -259,6 +295,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     train = tokenized_corpus("train")
     valid = tokenized_corpus("valid")
+    cumulative = line_weights(corpus_lines("train"), args.gloss_weight, args.ding_weight)
     vocab_size = 30522
     model, missing, unexpected = build_model(args.layers, args.head_init, unigram_log_prob(train, vocab_size))
     print(f"missing keys (trained here): {missing}")
@@ -300,7 +337,7 @@ def main() -> None:
     progress = {"step": step, "total_steps": total_steps, "tokens_seen": tokens_seen, "timer": Timer(elapsed)}
 
     def train_step():
-        ids, attention_mask = pack_batch(rng, train, args.batch_size, args.seq_len)
+        ids, attention_mask = pack_batch(rng, train, args.batch_size, args.seq_len, cumulative)
         if args.masking == "word":
             inputs, chosen, labels = word_masking(ids, generator, vocab_size, continuation)
         else:

@@ -45,6 +45,13 @@ def test_token_labels_and_escaping():
     assert plot_text("<b>&") == "&lt;b&gt;&amp;"
 
 
+def test_right_to_left_tokens_are_isolated_so_the_number_stays_first():
+    labels = token_labels(["[CLS]", "\u062c", "##\u0644", "\u05e9\u05dc\u05d5\u05dd", "abc"])
+    assert labels[0] == "00 [CLS]" and labels[4] == "04 abc"                    # left-to-right text unchanged
+    assert labels[1] == "01 \u2068\u062c\u2069" and labels[2] == "02 \u2068##\u0644\u2069"   # Arabic
+    assert labels[3].startswith("03 \u2068") and labels[3].endswith("\u2069")     # Hebrew
+
+
 def test_check_matrix_names_both_sides():
     with pytest.raises(ValueError, match="m has 2 columns, while number of column tokens is 3"):
         check_matrix(np.zeros((1, 2)), ["r"], ["a", "b", "c"], "m")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -148,10 +149,20 @@ def layout_axis(ref: str) -> str:
     return f"{ref[0]}axis{ref[1:]}"
 
 
+# Unicode "first strong isolate" and "pop directional isolate": a right-to-left token between them keeps its own
+# direction without turning the whole label around, so the position number stays on the left ("02 ##ل").
+FSI, PDI = "\u2068", "\u2069"
+
+
+def _right_to_left(text: str) -> bool:
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
 def token_labels(tokens: Sequence[str]) -> list[str]:
-    """Index-prefixed labels ("003 the") so repeated tokens stay distinct on an axis."""
+    """Index-prefixed labels ("003 the") so repeated tokens stay distinct on an axis; right-to-left tokens
+    (Arabic, Hebrew) are isolated so the number stays before the token."""
     width = max(2, len(str(max(len(tokens) - 1, 0))))
-    return [f"{i:0{width}d} {tok}" for i, tok in enumerate(tokens)]
+    return [f"{i:0{width}d} {FSI + tok + PDI if _right_to_left(tok) else tok}" for i, tok in enumerate(tokens)]
 
 
 def check_matrix(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], what: str) -> None:
