@@ -10,8 +10,9 @@ Functions that run a model return small frozen dataclasses of numpy arrays and p
 cause raise ``model_core.InputError`` with a sentence to show as is. No Streamlit, no plotly here:
 ``services`` caches these functions, ``viz`` draws their results.
 """
-from .attention import (RELATIONS, AttentionRun, attention_run, downsample, hard_attention, head_max, head_mean,
-                        keep_positions, relation_weights, restrict, rollout)
+from .attention import (FINDER, RELATIONS, AttentionRun, attention_run, downsample, hard_attention, head_max, head_mean,
+                        head_scores, keep_positions, ranked_heads, relation_weights, restrict, rollout,
+                        point_head, same_word_weights, word_pair_positions)
 from .common import (MARKERS, SPECIAL_TOKENS, START_MARK, check_layer_head, check_text, clip_text, cosine,
                      input_notes)
 from .embeddings import (EmbeddingParts, LayerVectors, SpanScores, SwapComparison, component_norms,
@@ -34,7 +35,8 @@ from .walkthrough import (HeadSteps, activation_curves, batch_norm, head_steps, 
                           scaling_experiment, score_decomposition)
 
 __all__ = [
-    "RELATIONS", "relation_weights", "AttentionRun", "attention_run", "downsample", "hard_attention", "head_max", "head_mean", "keep_positions",
+    "FINDER", "RELATIONS", "relation_weights", "head_scores", "ranked_heads", "same_word_weights",
+    "word_pair_positions", "point_head", "AttentionRun", "attention_run", "downsample", "hard_attention", "head_max", "head_mean", "keep_positions",
     "restrict", "rollout",
     "MARKERS", "SPECIAL_TOKENS", "START_MARK", "check_layer_head", "check_text", "clip_text", "cosine", "input_notes",
     "EmbeddingParts", "LayerVectors", "SpanScores", "SwapComparison", "component_norms", "embedding_parts",

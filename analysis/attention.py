@@ -150,3 +150,73 @@ def relation_weights(pattern: np.ndarray) -> dict[str, np.ndarray]:
         "first token": pattern[..., 1:, 0].mean(-1),
         "last token": pattern[..., :-1, n - 1].mean(-1),
     }
+
+
+# What the head finder can rank heads by (the Attention page's choices).
+FINDER = ("a word to another word",) + RELATIONS + ("the same word elsewhere",)
+
+
+def _word(token: str) -> str:
+    return token.lower().removeprefix("##")
+
+
+def same_word_weights(pattern: np.ndarray, tokens: Sequence[str]) -> np.ndarray:
+    """Every head's mean weight from a token to the other occurrences of the same token: [layer, head].
+
+    Averaged over the tokens that occur more than once (markers left out); zeros when none does."""
+    words = [_word(t) for t in tokens]
+    total, count = np.zeros(pattern.shape[:2]), 0
+    for q, word in enumerate(words):
+        others = [k for k, w in enumerate(words) if w == word and k != q]
+        if others and tokens[q] not in MARKERS:
+            total += pattern[..., q, others].sum(-1)
+            count += 1
+    return total / count if count else total
+
+
+def head_scores(pattern: np.ndarray, tokens: Sequence[str], relation: str, query: int | None = None,
+                key: int | None = None) -> np.ndarray:
+    """How strongly every head [layer, head] does ``relation`` (one of FINDER) on this input.
+
+    "a word to another word" is the weight query position ``query`` gives key position ``key``."""
+    if relation == FINDER[0]:
+        if query is None or key is None:
+            raise ValueError("pick a query and a key token")
+        return pattern[..., query, key]
+    if relation == FINDER[-1]:
+        return same_word_weights(pattern, tokens)
+    if relation not in RELATIONS:
+        raise ValueError(f"unknown relation {relation!r}; choose one of {FINDER}")
+    return relation_weights(pattern)[relation]
+
+
+def ranked_heads(scores: np.ndarray, top: int = 5) -> list[tuple[int, int, float]]:
+    """The ``top`` heads by score, best first: [(layer, head, score), ...]."""
+    order = np.argsort(-scores, axis=None, kind="stable")[:top]
+    return [(int(i // scores.shape[1]), int(i % scores.shape[1]), float(scores.flat[i])) for i in order]
+
+
+def word_pair_positions(tokens: Sequence[str], query_word: str, key_word: str) -> tuple[int, int] | None:
+    """Positions of an example's point: the last ``query_word`` token and the first other ``key_word`` token."""
+    words = [_word(t) for t in tokens]
+    queries = [i for i, w in enumerate(words) if w == query_word.lower()]
+    if not queries:
+        return None
+    keys = [i for i, w in enumerate(words) if w == key_word.lower() and i != queries[-1]]
+    return (queries[-1], keys[0]) if keys else None
+
+
+def point_head(run: AttentionRun, query_word: str, key_word: str) -> tuple[int, int, float, int, int] | None:
+    """The head that sends the most weight from ``query_word`` to ``key_word`` once [CLS]/[SEP] are hidden and
+    each row renormalised: (layer, head, that weight, query position, key position); None when a word is absent."""
+    where = word_pair_positions(run.tokens, query_word, key_word)
+    if where is None:
+        return None
+    q, k = where
+    keep = keep_positions(run.tokens)
+    if q not in keep or k not in keep:
+        return None
+    rows = run.pattern[..., q, :][..., keep]                       # [layer, head, kept key]
+    weight = rows[..., list(keep).index(k)] / np.maximum(rows.sum(-1), 1e-12)
+    layer, head, value = ranked_heads(weight, top=1)[0]
+    return layer, head, value, q, k

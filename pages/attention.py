@@ -20,6 +20,9 @@ st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqr
 
 view = state.view()
 VIEW_LABELS = {"heatmap": "Heatmap", "lines": "Lines"}
+FINDER_LABELS = {"a word to another word": "a word I pick, to another word", "previous token": "the previous token",
+                 "next token": "the next token", "first token": "the first token ([CLS], or a decoder's start)",
+                 "last token": "the last token ([SEP])", "the same word elsewhere": "the same word elsewhere"}
 
 top = st.columns([2, 3])
 with top[0]:
@@ -42,8 +45,11 @@ with top[1]:
                f"{len(tokens)} tokens.")
     st.text("Tokens: " + "  ".join(token_labels(tokens)[:64]) + ("  ..." if len(tokens) > 64 else ""))
 
+# An example sentence opens on the head that shows its point (unless the link or the user chose a head).
+point = state.EXAMPLE_POINTS.get(view.sentence_a.strip())
+found = analysis.point_head(run, *point) if point else None
 controls = st.columns(4)
-layer, head = ui.layer_head(info, "att", controls[:2])
+layer, head = ui.layer_head(info, "att", controls[:2], default=found[:2] if found else None)
 with controls[2]:
     hide = state.url_widget(st.checkbox, "at_hide", "Hide [CLS]/[SEP]", key="att_hide",
                             help="Many heads park weight on [CLS] or [SEP] when they have nothing to do. "
@@ -98,6 +104,38 @@ else:
                "weight. Links under 0.05 are left out" + (", and only each query's 3 strongest links are drawn "
                "for this long input." if long_input else ".") + (" Blue lines start in sentence A, orange ones in "
                "sentence B." if segments is not None else ""))
+
+# ---------------------------------------------------------------- head finder
+st.subheader("Which heads do this? The head finder")
+st.markdown("Pick what a head should do, and every head of the model is ranked by how strongly it does it on "
+            "your sentence. Click a cell to open that head above.")
+finder = st.columns([2, 1, 1])
+with finder[0]:
+    relation = state.url_widget(st.selectbox, "at_find", "Rank the heads by", options=list(analysis.FINDER),
+                                format_func=FINDER_LABELS.get)
+labels = token_labels(shown_tokens)
+query = key = None
+if relation == analysis.FINDER[0]:
+    # Positions among the tokens drawn (markers hidden or not); an example's point is preselected.
+    drawn = list(range(len(shown_tokens))) if keep is None else list(keep)
+    start_q, start_k = (found[3], found[4]) if found else (drawn[-1], drawn[0])
+    with finder[1]:
+        query = state.url_widget(st.selectbox, "at_fq", "From (query)", options=list(range(len(shown_tokens))),
+                                 default=drawn.index(start_q) if start_q in drawn else len(drawn) - 1,
+                                 format_func=lambda i: labels[i])
+    with finder[2]:
+        key = state.url_widget(st.selectbox, "at_fk", "To (key)", options=list(range(len(shown_tokens))),
+                               default=drawn.index(start_k) if start_k in drawn else 0,
+                               format_func=lambda i: labels[i])
+scores = analysis.head_scores(pattern, shown_tokens, relation, query, key)
+best = analysis.ranked_heads(scores, top=3)
+what = (f"the weight {labels[query]} gives {labels[key]}" if query is not None else FINDER_LABELS[relation])
+ui.show_figure(overview.head_scores_figure(scores, f"Every head ranked by {what}", selected=(layer, head)),
+               "att_finder", f"{family}_head_finder.csv", on_select=ui.open_clicked_head("fig_att_finder", "att"),
+               selection_mode="points")
+st.caption("Strongest: " + "; ".join(f"layer {l}, head {h} ({v:.2f})" for l, h, v in best)
+           + (". [CLS]/[SEP] are hidden and each row renormalised, as in the views above." if keep is not None
+              else ". Tick 'Hide [CLS]/[SEP]' above to rank by how the rest of the weight is shared."))
 
 # ---------------------------------------------------------------- soft vs hard
 st.subheader("Soft vs hard attention")

@@ -38,7 +38,19 @@ EXAMPLES: tuple[tuple[str, str, str], ...] = (
     ("Question and answer pair", "Where did the cat sleep?", "The cat slept on the warm mat."),
     ("Word order matters", "The dog chased the cat.", "The cat chased the dog."),
     ("A fact to complete", "Paris is the capital of France.", ""),
+    ("Which noun is 'it'?", "The trophy did not fit in the suitcase because it was too big.", ""),
 )
+# The point of each example as a (query word, key word) pair: the Attention page opens on the head that sends
+# the most weight from the query to the key (the head finder's first answer for that pair).
+EXAMPLE_POINTS: dict[str, tuple[str, str]] = {
+    DEFAULT_SENTENCE: ("it", "animal"),
+    "She sat on the bank of the river.": ("bank", "river"),
+    "The keys to the old wooden cabinet are on the table.": ("are", "keys"),
+    "Where did the cat sleep?": ("slept", "sleep"),
+    "The dog chased the cat.": ("chased", "cat"),
+    "Paris is the capital of France.": ("france", "capital"),
+    "The trophy did not fit in the suitcase because it was too big.": ("it", "trophy"),
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,9 @@ PARAMS: dict[str, Param] = {
     "at_view": Param("heatmap", "the head as a heatmap or lines"),
     "at_softhard": Param(False, "draw soft vs hard attention"),
     "at_summaries": Param(False, "draw mean, max and rollout"),
+    "at_find": Param("a word to another word", "what the head finder ranks heads by"),
+    "at_fq": Param(None, "head finder: query position (the example's point, else the last token)"),
+    "at_fk": Param(None, "head finder: key position (the example's point, else the first token)"),
     # Masks
     "mk_row": Param(None, "batch row shown step by step (the padded one)"),
     "mk_align": Param(True, "line up words only in BERT vs GPT"),
@@ -264,6 +279,17 @@ def param_value(name: str, default: Any = None) -> Any:
         except ValueError:
             return default
     return default
+
+
+def forget(names: Sequence[str], widget_suffixes: Sequence[str] = ()) -> None:
+    """Drop view-state ``names`` (session copy and URL) and every widget whose key ends in a suffix, so the
+    page works them out again (call from a callback, before the widgets are drawn)."""
+    for name in names:
+        st.session_state.pop(_keep_key(name), None)
+        for key in [k for k in (_in_url(name),) if k is not None]:
+            del st.query_params[key]
+    for key in [k for k in st.session_state if isinstance(k, str) and k.endswith(tuple(widget_suffixes))]:
+        del st.session_state[key]
 
 
 def set_param(name: str, value: Any, widget_key: str | None = None) -> None:

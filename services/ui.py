@@ -69,13 +69,19 @@ def model_labels(view: View) -> dict[str, str]:
     return {family: f"{family} ({escape_markdown(view.model(family))})" for family in FAMILIES}
 
 
-def layer_head(info: ModelInfo, key: str, columns: Sequence[Any] | None = None) -> tuple[int, int]:
-    """Layer and head pickers (in ``columns`` when given), shared by every page through the URL."""
+def layer_head(info: ModelInfo, key: str, columns: Sequence[Any] | None = None,
+               default: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Layer and head pickers (in ``columns`` when given), shared by every page through the URL.
+
+    ``default``: the head to open when neither the link nor this session chose one (else layer 0, head 0)."""
     places = columns if columns is not None else st.columns(2)
+    first = default or (None, None)
     with places[0]:
-        layer = url_widget(st.selectbox, "layer", "Layer", options=list(range(info.n_layers)), key=f"{key}_layer")
+        layer = url_widget(st.selectbox, "layer", "Layer", options=list(range(info.n_layers)), key=f"{key}_layer",
+                           default=first[0])
     with places[1]:
-        head = url_widget(st.selectbox, "head", "Head", options=list(range(info.n_heads)), key=f"{key}_head")
+        head = url_widget(st.selectbox, "head", "Head", options=list(range(info.n_heads)), key=f"{key}_head",
+                          default=first[1])
     return layer, head
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import analysis
 from services import cached, models, state, ui
 from test_app_frame import BAD_TEXTS, assert_clean, chart, charts, run_app, texts
 from viz.common import plotly_array
@@ -30,7 +31,43 @@ def test_renders_on_the_bundled_encoder():
     assert (head["zmin"], head["zmax"]) == (0.0, 1.0)
     np.testing.assert_allclose(z_of(chart(at, "fig_att_head")).sum(-1), 1.0, rtol=1e-4)
     assert len(at.get("download_button")) == len(charts(at))  # every figure offers its data
-    assert at.query_params["layer"] == "0" and at.query_params["at_view"] == "heatmap"
+    assert at.query_params["at_view"] == "heatmap"
+    # The default sentence opens on the head that sends the most of "it"'s weight to "animal".
+    run = analysis.attention_run(models.load("encoder", state.BUNDLED), state.DEFAULT_SENTENCE)
+    layer, head, weight, q, k = analysis.point_head(run, "it", "animal")
+    assert (at.query_params["layer"], at.query_params["head"]) == (str(layer), str(head)) and weight > 0.3
+    assert at.selectbox(key="w_at_fq").value == q and at.selectbox(key="w_at_fk").value == k
+
+
+def test_head_finder_ranks_every_head_and_follows_the_choice():
+    at = run_app(a="the cat sat on the mat", at_find="previous token", **TINY)
+    assert_clean(at)
+    spec = chart(at, "fig_att_finder")
+    run = analysis.attention_run(models.load("encoder", state.TINY), "the cat sat on the mat")
+    expected = analysis.relation_weights(run.pattern)["previous token"]
+    shown = np.array([float(t) for t in spec["data"][0]["text"]]).reshape(expected.shape)
+    np.testing.assert_allclose(shown, expected, atol=0.006)
+    best = analysis.ranked_heads(expected, top=1)[0]
+    assert f"layer {best[0]}, head {best[1]}" in texts(at.caption)
+    at.selectbox(key="w_at_find").set_value("a word to another word").run()
+    at.selectbox(key="w_at_fq").set_value(3).run()
+    at.selectbox(key="w_at_fk").set_value(2).run()
+    assert_clean(at)
+    assert (at.query_params["at_fq"], at.query_params["at_fk"]) == ("3", "2")
+    shown = np.array([float(t) for t in chart(at, "fig_att_finder")["data"][0]["text"]])
+    np.testing.assert_allclose(shown, run.pattern[:, :, 3, 2].ravel(), atol=0.006)
+
+
+def test_a_chosen_example_opens_on_the_head_that_shows_its_point():
+    at = run_app(layer="5", head="7")
+    assert at.query_params["layer"] == "5"
+    example = "The trophy did not fit in the suitcase because it was too big."
+    at.selectbox(key="example_choice").set_value("Which noun is 'it'?").run()
+    at.button[0].click().run()
+    assert_clean(at)
+    run = analysis.attention_run(models.load("encoder", state.BUNDLED), example)
+    layer, head, *_ = analysis.point_head(run, "it", "trophy")
+    assert (at.query_params["layer"], at.query_params["head"]) == (str(layer), str(head))
 
 
 def test_url_reopens_the_same_view():
@@ -84,7 +121,7 @@ def test_controls_change_the_figures():
 def test_soft_hard_and_summaries_are_drawn_on_request():
     at = run_app(a="the cat sat on the mat", **TINY)
     assert_clean(at)
-    assert set(charts(at)) == {"fig_att_grid", "fig_att_head"}
+    assert set(charts(at)) == {"fig_att_grid", "fig_att_head", "fig_att_finder"}
     at.checkbox(key="att_summaries").check().run()
     assert {"fig_att_sum_mean", "fig_att_sum_max", "fig_att_sum_rollout"} <= set(charts(at))
     assert at.query_params["at_summaries"] == "1"

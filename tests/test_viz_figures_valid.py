@@ -69,6 +69,8 @@ def _builders():
                                                          masked=~allowed),
         "attention_heatmap with segments": lambda: vh.attention_heatmap(_pattern(), TOKENS, segments=[0, 0, 0, 1, 1, 1]),
         "heads_grid": lambda: vo.heads_grid(patterns, TOKENS, 1, selected=(1, 2)),
+        "head_scores_figure": lambda: vo.head_scores_figure(np.random.default_rng(0).random((2, 4)), "t <i>",
+                                                            selected=(1, 2)),
         "heads_grid in blocks": lambda: _overview(long, [f"w{i}" for i in range(100)]),
         "lines": lambda: vl.lines(_pattern(), TOKENS, segments=[0, 0, 0, 1, 1, 1], min_weight=0.1, title="l"),
         "lines top_k": lambda: vl.lines(_pattern(), TOKENS, top_k=2),

@@ -66,3 +66,17 @@ def test_heads_grid_names_both_sides_on_mismatch():
         vo.heads_grid(np.zeros((1, 1, 34, 34)), ["w"] * 90, 3)
     with pytest.raises(ValueError, match="layer, head, query_pos, key_pos"):
         vo.heads_grid(random_patterns()[0], TOKENS, 1)
+
+
+def test_head_scores_figure_is_a_grid_of_clickable_heads():
+    scores = np.arange(6, dtype=float).reshape(2, 3) / 10
+    chart = vo.head_scores_figure(scores, "ranked", selected=(1, 0))
+    fig = chart.figure.to_dict()
+    squares = fig["data"][0]
+    assert [list(c) for c in squares["customdata"]] == [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
+    assert list(squares["marker"]["line"]["width"]) == [0, 0, 0, 3, 0, 0]          # the head in view outlined
+    assert list(squares["text"]) == ["0.00", "0.10", "0.20", "0.30", "0.40", "0.50"]
+    assert squares["marker"]["cmax"] == 0.5                                         # fitted to what is drawn
+    assert chart.table.loc[1, "head 2"] == 0.5
+    with pytest.raises(ValueError, match="layer, head"):
+        vo.head_scores_figure(np.zeros(3), "t")

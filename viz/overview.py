@@ -1,4 +1,5 @@
-"""Every layer and head at a glance: one mosaic of small attention tiles with a clickable marker per head.
+"""Every layer and head at a glance: one mosaic of small attention tiles with a clickable marker per head,
+and one score per head (the head finder) as a grid of clickable squares.
 
 The pattern comes in already shrunk (``analysis.downsample(pattern, MAX_TILE, how="mass")``) as
 ``[layer, head, query block, key block]``; ``heads_grid`` returns a ``Chart``.
@@ -125,3 +126,41 @@ def _grid_table(small: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
     n_layers, n_heads, n_q, n_k = small.shape
     index = pd.MultiIndex.from_product([range(n_layers), range(n_heads), list(names)], names=["layer", "head", "query"])
     return pd.DataFrame(small.reshape(-1, n_k), index=index, columns=pd.Index(list(names), name="key"))
+
+
+def head_scores_figure(scores: np.ndarray, title: str, *, selected: tuple[int, int] | None = None) -> Chart:
+    """One score per head [layer, head] as a grid of clickable squares (rows = layers, columns = heads).
+
+    Each square is a marker of one scatter trace (trace 0, ``customdata`` = [layer, head]), so a click anywhere
+    on it opens that head; its colour and printed value are the score (colour bar fitted to 0..the largest
+    score); ``selected`` is outlined in black.
+
+    Table: the scores, index "layer", a column per head.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be [layer, head], got shape {scores.shape}")
+    n_layers, n_heads = scores.shape
+    layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    top = float(scores.max(initial=0.0)) or 1.0
+    outline = [3 if selected == (l, h) else 0 for l, h in zip(layers.flat, heads.flat)]
+    data = [dict(
+        type="scatter", mode="markers+text", x=heads.ravel(), y=layers.ravel(),
+        customdata=np.stack([layers.ravel(), heads.ravel()], axis=1).tolist(),
+        text=[f"{v:.2f}" for v in scores.ravel()], textfont=dict(size=11, color="#31333f"),
+        marker=dict(symbol="square", size=34, color=scores.ravel(), cmin=0.0, cmax=top,
+                    colorscale=colorscale(SEQUENTIAL), line=dict(color="#000000", width=outline),
+                    colorbar=dict(title=dict(text="score"), thickness=14)),
+        hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>score %{marker.color:.3f}<extra></extra>",
+        showlegend=False)]
+    layout = dict(
+        title=dict(text=plot_text(title)), height=110 + 40 * n_layers, clickmode="event+select",
+        xaxis=dict(tickvals=list(range(n_heads)), ticktext=[f"head {h}" for h in range(n_heads)], showgrid=False,
+                   zeroline=False, range=[-0.6, n_heads - 0.4]),
+        yaxis=dict(tickvals=list(range(n_layers)), ticktext=[f"layer {l}" for l in range(n_layers)], showgrid=False,
+                   zeroline=False, autorange="reversed"),
+        margin=dict(l=10, r=10, t=60, b=10),
+    )
+    table = pd.DataFrame(scores, index=pd.Index(range(n_layers), name="layer"),
+                         columns=[f"head {h}" for h in range(n_heads)])
+    return Chart(figure(data, layout), table)
