@@ -137,6 +137,10 @@ def sidebar() -> None:
         )
         st.selectbox("Examples", [name for name, _, _ in state.EXAMPLES], key="example_choice")
         st.button("Use this example", on_click=_use_example)
+        state.url_widget(st.radio, "scale", "Colour scale of attention weights", options=list(ui.SCALES),
+                         format_func=ui.SCALES.get,
+                         help="Fixed keeps 0 to 1 on every page, so heads compare; fitted stretches the colours "
+                         "over what is drawn, so a weak head's pattern shows too.")
         st.header("Models")
         model_picker("encoder", "enc")
         model_picker("decoder", "dec")

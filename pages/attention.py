@@ -85,7 +85,8 @@ if block > 1:
     st.info(f"{len(shown_tokens)} tokens: to keep this overview fast, each tile shows blocks of {block}x{block} "
             "tokens: the weight a block of queries gives a block of keys (summed over the keys, averaged over "
             "the queries). The single-head views below show every token.")
-ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, head)), "att_grid",
+ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, head),
+                                  zmax=ui.weight_max()), "att_grid",
                f"{family}_all_heads.csv", label="Download all heads (CSV)" + (" (in blocks)" if block > 1 else ""),
                on_select=ui.open_clicked_head("fig_att_grid", "att"), selection_mode="points")
 
@@ -93,7 +94,7 @@ ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, 
 st.subheader(f"Layer {layer}, head {head}")
 one = pattern[layer, head]
 if style == "heatmap":
-    ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, masked=blocked,
+    ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, masked=blocked, zmax=ui.weight_max(),
                                              title=f"layer {layer}, head {head}: rows = queries, columns = keys"),
                    "att_head", f"{stem}.csv")
 else:
@@ -151,7 +152,7 @@ if state.url_widget(st.checkbox, "at_softhard", "Draw the soft and hard maps of 
     soft_col, hard_col = st.columns(2)
     with soft_col:
         ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights",
-                                                 masked=blocked),
+                                                 masked=blocked, zmax=ui.weight_max()),
                        "att_soft", f"{stem}_soft.csv")
     with hard_col:
         ui.show_figure(heatmap.attention_heatmap(analysis.hard_attention(one), shown_tokens, segments=segments,
@@ -183,6 +184,6 @@ if state.url_widget(st.checkbox, "at_summaries", "Draw mean, max and rollout of 
     for column, (name, matrix, title) in zip(st.columns(3), summaries):
         with column:
             ui.show_figure(heatmap.attention_heatmap(matrix, shown_tokens, segments=segments, title=title,
-                                                     masked=blocked),
+                                                     masked=blocked, zmax=ui.weight_max()),
                            f"att_sum_{name}", f"{family}_L{layer}_{name}.csv")
     st.caption("Max over heads is not a distribution: its rows can sum to more than 1.")

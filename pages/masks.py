@@ -68,7 +68,8 @@ st.caption(
     "Grey cells are blocked by the mask: the model fills them with the most negative number its floats can "
     "hold, which would swamp any colour scale, so they are drawn grey instead."
 )
-ui.show_figure(masks.steps_figure(row_steps, tokens[:n_show], steps.allowed[row][cut, cut]), "mask_steps",
+ui.show_figure(masks.steps_figure(row_steps, tokens[:n_show], steps.allowed[row][cut, cut],
+                                  weight_max=ui.weight_max()), "mask_steps",
                f"{family}_L{layer}H{head}_steps.csv")
 
 # ---------------------------------------------------------------- padding
@@ -122,12 +123,15 @@ if all(infos.values()):
     for column, fam in zip(st.columns(2), state.FAMILIES):
         pattern, fam_tokens = runs[fam].pattern[shared_layer, shared_head], list(runs[fam].tokens)
         keep = analysis.keep_positions(fam_tokens)
+        positions = np.arange(len(fam_tokens))
         if align and keep.size:
-            pattern, fam_tokens = analysis.restrict(pattern, keep), [fam_tokens[i] for i in keep]
+            pattern, fam_tokens, positions = analysis.restrict(pattern, keep), [fam_tokens[i] for i in keep], keep
+        blocked = positions[None, :] > positions[:, None] if fam == "decoder" else None   # the future, grey
         with column:
             title = f"{fam}: {'bidirectional' if fam == 'encoder' else 'causal'} (layer {shared_layer}, head {shared_head})"
-            ui.show_figure(heatmap.attention_heatmap(pattern, fam_tokens, title=title), f"mask_vs_{fam}",
-                           f"{fam}_L{shared_layer}H{shared_head}.csv", label="CSV")
+            ui.show_figure(heatmap.attention_heatmap(pattern, fam_tokens, title=title, zmax=ui.weight_max(),
+                                                     masked=blocked),
+                           f"mask_vs_{fam}", f"{fam}_L{shared_layer}H{shared_head}.csv", label="CSV")
 
 # ---------------------------------------------------------------- prefix experiment
 st.subheader("Append a word: which rows change?")

@@ -106,9 +106,12 @@ views = ((one_head, f"Layer {layer}, head {head}", "cross", f"cross_L{layer}H{he
          (run.cross[layer].mean(axis=0), f"Layer {layer}, mean of the heads", "cross_mean", f"cross_L{layer}_mean.csv"))
 for column, (pattern, title, key, file_name) in zip(st.columns(2), views):
     with column:
-        ui.show_figure(draw(pattern, run.source_tokens, run.produced, title=title, languages=languages), key, file_name)
+        scale = {"zmax": ui.weight_max()} if shape == "heatmap" else {}
+        ui.show_figure(draw(pattern, run.source_tokens, run.produced, title=title, languages=languages, **scale),
+                       key, file_name)
 with st.expander("Every layer and head at a glance (click a tile's corner square to open that head)"):
-    ui.show_figure(vt.cross_grid(run.cross, run.source_tokens, run.produced, (layer, head), languages),
+    ui.show_figure(vt.cross_grid(run.cross, run.source_tokens, run.produced, (layer, head), languages,
+                                 zmax=ui.weight_max()),
                    "cross_grid", "cross_all_heads.csv", on_select=ui.open_clicked_head("fig_cross_grid", "tr"),
                    selection_mode="points")
 
@@ -121,7 +124,8 @@ st.markdown(
     "padded batch the padding columns would be blocked)."
 )
 ui.show_figure(vt.three_attentions(run.encoder_self[layer, head], run.decoder_self[layer, head], one_head,
-                                   run.source_tokens, run.target_inputs, run.produced, languages),
+                                   run.source_tokens, run.target_inputs, run.produced, languages,
+                                   zmax=ui.weight_max()),
                "three", f"three_attentions_L{layer}H{head}.csv")
 
 # ---------------------------------------------------------------- 4. step by step
@@ -185,6 +189,6 @@ equal = forced.max_difference < 1e-4
     + (": teacher forcing computes exactly what step-by-step decoding would, all at once." if equal else ".")
 )
 ui.show_figure(vt.cross_heatmap(forced.cross[layer, head], run.source_tokens, forced.reference_tokens,
-                                title=f"Cross-attention while reading the reference, layer {layer}, head {head}",
+                                zmax=ui.weight_max(), title=f"Cross-attention while reading the reference, layer {layer}, head {head}",
                                 languages=languages),
                "forced_cross", f"teacher_forcing_cross_L{layer}H{head}.csv")

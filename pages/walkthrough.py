@@ -41,13 +41,14 @@ def table(name: str, matrix: np.ndarray, rows: list, cols: list, key: str) -> No
 
 
 def heatmap(matrix: np.ndarray, title: str, key: str, labels: list, allowed: np.ndarray | None = None,
-            signed: bool = True, value_name: str = "score") -> None:
+            signed: bool = True, value_name: str = "score", weight_max: float | None = None) -> None:
     """A query x key heatmap of the first MAX_SHOWN tokens, with the matrix drawn as CSV."""
     n = min(len(labels), MAX_SHOWN)
     if len(labels) > MAX_SHOWN:
         st.caption(f"Showing the first {MAX_SHOWN} of {len(labels)} tokens (the CSV too).")
     chart = vw.step_heatmap(matrix[:n, :n], labels[:n], labels[:n], title,
-                            allowed=None if allowed is None else allowed[:n, :n], signed=signed, value_name=value_name)
+                            allowed=None if allowed is None else allowed[:n, :n], signed=signed, value_name=value_name,
+                            weight_max=weight_max)
     ui.show_figure(chart, key, f"{key}.csv")
 
 
@@ -126,7 +127,7 @@ if steps is not None:
                 + (" (a single sentence has no padding, so an encoder blocks none)." if n_blocked == 0 else "."))
     heatmap(steps.masked_scores, "masked scores", "masked_scores", labels, allowed=steps.allowed)
     heatmap(steps.pattern, "softmax: attention weights (rows add up to 1)", "pattern", labels,
-            allowed=steps.allowed, signed=False, value_name="weight")
+            allowed=steps.allowed, signed=False, value_name="weight", weight_max=ui.weight_max())
 
     st.header("Step 5. Weighted sum of the values")
     st.latex(r"z_i = \sum_j \mathrm{weight}_{ij}\, v_j \qquad Z = \mathrm{softmax}(\cdot)\, V")

@@ -16,7 +16,7 @@ import streamlit as st
 import analysis
 
 from .models import ModelInfo, Problem, model_info
-from .state import FAMILIES, View, set_param, url_widget
+from .state import FAMILIES, View, param_value, set_param, url_widget
 
 T = TypeVar("T")
 
@@ -67,6 +67,14 @@ def family_radio(key: str, labels: Mapping[str, str] = FAMILY_LABELS, label: str
 def model_labels(view: View) -> dict[str, str]:
     """Radio labels naming each family's chosen model: {"encoder": "encoder (bundled)", ...}."""
     return {family: f"{family} ({escape_markdown(view.model(family))})" for family in FAMILIES}
+
+
+SCALES = {"fixed": "fixed: 0 to 1 (heads comparable)", "fit": "fitted: 0 to the largest weight drawn"}
+
+
+def weight_max() -> float | None:
+    """The top of every attention-weight colour bar: 1.0 (fixed scale) or None (fitted to what is drawn)."""
+    return None if param_value("scale") == "fit" else 1.0
 
 
 def layer_head(info: ModelInfo, key: str, columns: Sequence[Any] | None = None,

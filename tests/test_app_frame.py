@@ -268,3 +268,31 @@ def test_in_a_real_browser_deep_link_typing_and_navigation(tmp_path):
             assert page.get_by_text("Traceback").count() == 0
             browser.close()
         assert not outside, f"requests left the machine: {outside[:3]}"
+
+
+# Every attention-weight figure of each page, by chart key: the colour scale switch reaches all of them.
+WEIGHT_FIGURES = {
+    "pages/attention.py": ("fig_att_head", "fig_att_grid"),
+    "pages/masks.py": ("mask_vs_encoder", "mask_vs_decoder"),
+    "pages/walkthrough.py": ("fig_pattern",),
+    "pages/translation.py": ("fig_cross", "fig_three", "fig_cross_grid"),
+}
+
+
+@pytest.mark.parametrize("page", sorted(WEIGHT_FIGURES))
+def test_one_colour_scale_switch_for_every_page(page):
+    import numpy as np
+
+    from viz.common import plotly_array
+
+    fixed = run_app(page, a="the cat sat on the mat", enc="tiny", dec="tiny", mt="tiny")
+    fitted = run_app(page, a="the cat sat on the mat", enc="tiny", dec="tiny", mt="tiny", scale="fit")
+    assert not fixed.exception and not fitted.exception
+    assert fitted.query_params["scale"] == "fit"
+    for key in WEIGHT_FIGURES[page]:
+        trace = next(t for t in chart(fixed, key)["data"] if t["type"] == "heatmap")
+        assert (trace.get("zmin", 0.0), trace["zmax"]) == (0.0, 1.0), key
+        traces = [t for t in chart(fitted, key)["data"] if t["type"] == "heatmap"]
+        trace = traces[0]
+        z = np.concatenate([plotly_array(t["z"]).astype(float).ravel() for t in traces])
+        assert trace["zmax"] == pytest.approx(float(np.nanmax(z)), rel=1e-3), key

@@ -157,8 +157,9 @@ def heatmap_spec(
 
 def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, title: str = "",
                       segments: Sequence[int] | None = None, value_name: str = "weight",
-                      zmax: float = 1.0, masked: np.ndarray | None = None) -> Chart:
-    """An attention pattern [query_pos, key_pos] (probabilities: colour bar 0..1); ``masked`` cells
+                      zmax: float | None = 1.0, masked: np.ndarray | None = None) -> Chart:
+    """An attention pattern [query_pos, key_pos] (probabilities: colour bar 0..``zmax``, None: 0..the largest
+    weight drawn, the pages' "fitted" colour scale); ``masked`` cells
     (True = the mask blocks them, e.g. a decoder's future) grey, as on the Masks page.
 
     Table: the pattern, index and columns the index-prefixed tokens ("03 the").

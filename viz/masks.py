@@ -33,14 +33,16 @@ def _range_note(matrix: np.ndarray) -> str:
     return f"values {finite.min():.3g} to {finite.max():.3g}"
 
 
-def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, height: int | None = None) -> Chart:
+def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, height: int | None = None,
+                 weight_max: float | None = 1.0) -> Chart:
     """The four steps of one head side by side in one figure (raw, scaled, masked, softmax).
 
     ``steps`` maps "raw_scores", "scores", "masked_scores", "pattern" to
     [query_pos, key_pos] arrays; ``allowed`` is the bool [query_pos, key_pos]
     mask. Scores use a diverging palette centred on 0 with a symmetric range
     over their values; masked cells are gaps drawn grey (with a legend entry),
-    not a huge negative colour, in the masked scores and in the softmax; the softmax uses 0..1. Each panel has its
+    not a huge negative colour, in the masked scores and in the softmax; the softmax uses 0..``weight_max``
+    (None: 0..its largest allowed weight). Each panel has its
     own colour bar under it; only the first panel labels the rows.
 
     Table: the four matrices drawn stacked, indexed by (step name, query), a column per key;
@@ -60,7 +62,9 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
     for i, name in enumerate(names):
         matrix = np.asarray(steps[name], dtype=np.float32)
         if name == "pattern":
-            lo, hi, scale, value = 0.0, 1.0, "Viridis", "weight"
+            weights = matrix[allowed & np.isfinite(matrix)]
+            top = weight_max if weight_max is not None else (float(weights.max()) if weights.size else 1.0) or 1.0
+            lo, hi, scale, value = 0.0, top, "Viridis", "weight"
         else:
             finite = matrix[np.isfinite(matrix) & (allowed if name == "masked_scores" else True)]
             bound = float(np.abs(finite).max()) if finite.size else 1.0

@@ -19,14 +19,14 @@ MAX_TILE = 48
 
 
 def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
-               selected: tuple[int, int] | None = None) -> Chart:
+               selected: tuple[int, int] | None = None, zmax: float | None = 1.0) -> Chart:
     """Every layer x head as small multiples in one figure.
 
     ``small`` is the [layer, head, query_pos, key_pos] pattern shrunk in ``block`` x ``block``
     blocks (block 1: every token); ``tokens`` are the tokens before shrinking. The heads are
     tiled into one heatmap (rows = layers, columns = heads, NaN gaps between tiles), plus one
     clickable marker per tile (trace 1, ``customdata`` = [layer, head]); ``selected`` (layer,
-    head) is outlined.
+    head) is outlined. The colour bar spans 0..``zmax`` (None: 0..the largest weight shown).
 
     Table: a row per (layer, head, query), a column per key (or key block), named by tokens
     ("03 cat") or token ranges ("tokens 0-10").
@@ -43,7 +43,9 @@ def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
     escaped = [plot_text(name) for name in names]
     cols = _mosaic_categories("head", "key", n_heads, escaped)
     rows = _mosaic_categories("layer", "query", n_layers, escaped)
-    mosaic = dict(type="heatmap", z=_mosaic(small), x=cols, y=rows, zmin=0.0, zmax=1.0,
+    tiles = _mosaic(small)
+    top = zmax if zmax is not None else (float(np.nanmax(tiles)) if np.isfinite(tiles).any() else 1.0) or 1.0
+    mosaic = dict(type="heatmap", z=tiles, x=cols, y=rows, zmin=0.0, zmax=top,
                   colorscale=colorscale(SEQUENTIAL), hovertemplate="%{y}<br>%{x}<br>weight %{z:.3f}<extra></extra>",
                   hoverongaps=False, colorbar=dict(title=dict(text="weight"), thickness=14))
     data = [mosaic, _head_markers(rows, cols, n_layers, n_heads, n_k, selected)]

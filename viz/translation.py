@@ -32,13 +32,14 @@ def source_axis(languages: tuple[str, str] = LANGUAGES) -> str:
 
 
 def cross_heatmap(pattern: np.ndarray, source_tokens: Sequence[str], produced: Sequence[str], *,
-                  title: str = "", languages: tuple[str, str] = LANGUAGES) -> Chart:
-    """One cross-attention matrix [target_pos, source_pos]; rows named by the token produced there.
+                  title: str = "", languages: tuple[str, str] = LANGUAGES, zmax: float | None = 1.0) -> Chart:
+    """One cross-attention matrix [target_pos, source_pos]; rows named by the token produced there
+    (colour bar 0..``zmax``, None: 0..the largest weight).
 
     Table: the matrix, index "03 fichier" (the produced tokens), columns the source tokens.
     """
     return heatmap(pattern, token_labels(produced), token_labels(source_tokens), title=title,
-                   row_title=target_axis(languages), col_title=source_axis(languages), zmin=0.0, zmax=1.0)
+                   row_title=target_axis(languages), col_title=source_axis(languages), zmin=0.0, zmax=zmax)
 
 
 def cross_lines(pattern: np.ndarray, source_tokens: Sequence[str], produced: Sequence[str], *,
@@ -49,8 +50,10 @@ def cross_lines(pattern: np.ndarray, source_tokens: Sequence[str], produced: Seq
 
 
 def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequence[str],
-               selected: tuple[int, int] | None = None, languages: tuple[str, str] = LANGUAGES) -> Chart:
-    """Every layer x head of cross-attention as small heatmaps (rows = layers, columns = heads).
+               selected: tuple[int, int] | None = None, languages: tuple[str, str] = LANGUAGES,
+               zmax: float | None = 1.0) -> Chart:
+    """Every layer x head of cross-attention as small heatmaps (rows = layers, columns = heads), one colour
+    bar 0..``zmax`` (None: 0..the largest weight shown).
 
     At most GRID_MAX target rows and source columns are drawn (the first ones); the title says so.
     Each tile has a clickable square in its corner (a scatter trace, ``customdata`` = [layer, head]).
@@ -60,6 +63,7 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
     n_layers, n_heads, n_t, n_s = cross.shape
     t_shown, s_shown = min(n_t, GRID_MAX), min(n_s, GRID_MAX)
     small = cross[:, :, :t_shown, :s_shown]
+    top = zmax if zmax is not None else float(small.max(initial=0.0)) or 1.0
     titles = [f"L{layer} H{head}" + (" (selected)" if (layer, head) == selected else "")
               for layer in range(n_layers) for head in range(n_heads)]
     layout = subplots_layout(n_layers, n_heads, titles, horizontal_spacing=0.02, vertical_spacing=0.06)
@@ -70,7 +74,7 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
         for head in range(n_heads):
             axes = subplot_axes(layer + 1, head + 1, n_heads)
             data.append(dict(type="heatmap", z=small[layer, head], x=list(range(s_shown)), y=list(range(t_shown)),
-                             zmin=0.0, zmax=1.0, colorscale=colorscale(SEQUENTIAL), showscale=layer == head == 0,
+                             zmin=0.0, zmax=top, colorscale=colorscale(SEQUENTIAL), showscale=layer == head == 0,
                              customdata=[[[tgt, src] for src in sources] for tgt in targets],
                              hovertemplate=(f"layer {layer} head {head}<br>target %{{customdata[0]}}<br>"
                                             "source %{customdata[1]}<br>weight %{z:.3f}<extra></extra>"),
@@ -97,8 +101,10 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
 
 def three_attentions(encoder_self: np.ndarray, decoder_self: np.ndarray, cross: np.ndarray,
                      source_tokens: Sequence[str], target_inputs: Sequence[str],
-                     produced: Sequence[str], languages: tuple[str, str] = LANGUAGES) -> Chart:
-    """The three kinds of attention of one layer and head side by side in one figure, one colour scale,
+                     produced: Sequence[str], languages: tuple[str, str] = LANGUAGES,
+                     zmax: float | None = 1.0) -> Chart:
+    """The three kinds of attention of one layer and head side by side in one figure, one colour scale
+    (0..``zmax``; None: 0..the largest weight of the three),
     each with its mask drawn (grey = blocked).
 
     Encoder self-attention: source x source, nothing blocked (bidirectional). Decoder self-attention:
@@ -118,11 +124,12 @@ def three_attentions(encoder_self: np.ndarray, decoder_self: np.ndarray, cross: 
     )
     layout = subplots_layout(1, 3, [f"<b>{name}</b><br>{axes}" for name, axes, *_ in panels], horizontal_spacing=0.15)
     data, frames = [], []
+    top = zmax if zmax is not None else max(float(np.max(p[2], initial=0.0)) for p in panels) or 1.0
     for col, (name, _, matrix, rows, cols, blocked) in enumerate(panels, start=1):
         z = np.where(blocked, np.nan, np.asarray(matrix, dtype=np.float32))
         axes = subplot_axes(1, col, 3)
         row_cats, col_cats = [plot_text(r) for r in rows], [plot_text(c) for c in cols]
-        data.append(dict(type="heatmap", z=z, x=col_cats, y=row_cats, zmin=0.0, zmax=1.0,
+        data.append(dict(type="heatmap", z=z, x=col_cats, y=row_cats, zmin=0.0, zmax=top,
                          colorscale=colorscale(SEQUENTIAL), showscale=col == 3, hoverongaps=False,
                          colorbar=dict(title=dict(text="weight"), thickness=12),
                          hovertemplate=f"{name}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.3f}}<extra></extra>",

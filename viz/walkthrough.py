@@ -37,7 +37,7 @@ def matrix_frame(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str],
 
 
 def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str,
-                 allowed: np.ndarray | None = None, signed: bool = True,
+                 allowed: np.ndarray | None = None, signed: bool = True, weight_max: float | None = None,
                  x_title: str = "key", y_title: str = "query", value_name: str = "value") -> Chart:
     """One step's matrix as a heatmap with labelled rows and columns.
 
@@ -62,8 +62,9 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
         bound = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
         colour = {"colorscale": colorscale(DIVERGING), "zmid": 0.0, "zmin": -bound, "zmax": bound}
     else:
-        low = float(finite.min()) if finite.size else 0.0
-        high = float(finite.max()) if finite.size else 1.0
+        # weights: 0..weight_max when given (the pages' fixed scale), else the values' own range
+        low = 0.0 if weight_max is not None else float(finite.min()) if finite.size else 0.0
+        high = weight_max if weight_max is not None else float(finite.max()) if finite.size else 1.0
         colour = {"colorscale": colorscale(SEQUENTIAL), "zmin": low, "zmax": high if high > low else low + 1.0}
     cells = np.array([[f"{r} / {c}" for c in cols] for r in rows], dtype=object)
     data = [dict(
