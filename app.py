@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services import models, state, ui
+from services import models, projector, state, ui
 
 # Before any element: leave Streamlit's legacy pages/-folder mode at once, so
 # widget ids are the same from the very first run (see state.leave_legacy_pages_mode).
@@ -137,6 +137,9 @@ def sidebar() -> None:
         )
         st.selectbox("Examples", [name for name, _, _ in state.EXAMPLES], key="example_choice")
         st.button("Use this example", on_click=_use_example)
+        state.url_widget(st.toggle, "big", "Projector mode (large text)",
+                         help="For a classroom projector: every figure's text at least 16 px in dark ink, "
+                         "square heatmaps, summaries full width, sentences wrapped.")
         state.url_widget(st.radio, "scale", "Colour scale of attention weights", options=list(ui.SCALES),
                          format_func=ui.SCALES.get,
                          help="Fixed keeps 0 to 1 on every page, so heads compare; fitted stretches the colours "
@@ -149,6 +152,8 @@ def sidebar() -> None:
 
 
 sidebar()
+if ui.projector():
+    projector.style_page()
 
 PAGES = [
     # The default page is served at "/" and only reserves its pathname, so a

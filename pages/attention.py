@@ -149,7 +149,7 @@ st.latex(r"\text{hard}_{ij}=\begin{cases}1 & j=\arg\max_{j'} a_{ij'}\\ 0 & \text
 # Drawn on request: five more full-size heatmaps doubled the time from a new sentence to a
 # finished page in the browser at 128 tokens (bench/README.md), for sections not every visit needs.
 if state.url_widget(st.checkbox, "at_softhard", "Draw the soft and hard maps of this head", key="att_softhard"):
-    soft_col, hard_col = st.columns(2)
+    soft_col, hard_col = ui.columns(2)
     with soft_col:
         ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights",
                                                  masked=blocked, zmax=ui.weight_max()),
@@ -181,7 +181,7 @@ if state.url_widget(st.checkbox, "at_summaries", "Draw mean, max and rollout of 
         ("max", analysis.head_max(pattern)[layer], f"max over heads (layer {layer})"),
         ("rollout", rolled, f"rollout through layers 0-{layer}" if layer else "rollout of layer 0 alone"),
     )
-    for column, (name, matrix, title) in zip(st.columns(3), summaries):
+    for column, (name, matrix, title) in zip(ui.columns(3), summaries):
         with column:
             ui.show_figure(heatmap.attention_heatmap(matrix, shown_tokens, segments=segments, title=title,
                                                      masked=blocked, zmax=ui.weight_max()),

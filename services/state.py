@@ -74,6 +74,7 @@ PARAMS: dict[str, Param] = {
     "custom_seq2seq": Param("", "the translator id being typed in the sidebar", in_url=False),
     # Shared by the pages that show one model's head.
     "model": Param("encoder", "family in view: encoder or decoder"),
+    "big": Param(False, "projector mode: large dark text, full-width summaries"),
     "scale": Param("fixed", "colour scale of attention weights: fixed (0 to 1) or fit (0 to the largest drawn)"),
     "layer": Param(0, "layer in view"),
     "head": Param(0, "head in view"),

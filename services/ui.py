@@ -16,6 +16,7 @@ import streamlit as st
 import analysis
 
 from .models import ModelInfo, Problem, model_info
+from .projector import for_projector
 from .state import FAMILIES, View, param_value, set_param, url_widget
 
 T = TypeVar("T")
@@ -70,6 +71,18 @@ def model_labels(view: View) -> dict[str, str]:
 
 
 SCALES = {"fixed": "fixed: 0 to 1 (heads comparable)", "fit": "fitted: 0 to the largest weight drawn"}
+
+
+def projector() -> bool:
+    """Projector mode (``big=1``): large dark text in every figure, full-width summaries, wrapped sentences."""
+    return bool(param_value("big"))
+
+
+def columns(n: int) -> list:
+    """``n`` side-by-side columns, or ``n`` full-width blocks one under the other in projector mode."""
+    return [st.container() for _ in range(n)] if projector() else list(st.columns(n))
+
+
 
 
 def weight_max() -> float | None:
@@ -132,9 +145,10 @@ def show_figure(chart: Any, key: str, file_name: str, *, label: str = "Download 
     Returns what st.plotly_chart returns (the selection event when ``on_select`` is set).
     """
     plotly_options.setdefault("width", "stretch")
+    figure = for_projector(chart.figure) if projector() else chart.figure
     # theme=None: the figure carries its own look (viz.common.TEMPLATE); Streamlit's theme, merged into
     # every figure in the browser, made page switches ~40 % slower (bench/README.md).
-    event = st.plotly_chart(chart.figure, key=f"fig_{key}", config={"displaylogo": False}, theme=None,
+    event = st.plotly_chart(figure, key=f"fig_{key}", config={"displaylogo": False}, theme=None,
                             **plotly_options)
     download_csv(chart.csv, file_name, key=f"csv_{key}", label=label)
     return event

@@ -296,3 +296,43 @@ def test_one_colour_scale_switch_for_every_page(page):
         trace = traces[0]
         z = np.concatenate([plotly_array(t["z"]).astype(float).ravel() for t in traces])
         assert trace["zmax"] == pytest.approx(float(np.nanmax(z)), rel=1e-3), key
+
+
+def _fonts(node, inside=False):
+    """Every (size, colour) of a font dict in a figure spec."""
+    if isinstance(node, dict):
+        if inside:
+            yield node.get("size"), node.get("color")
+        for key, value in node.items():
+            yield from _fonts(value, key.endswith("font"))
+    elif isinstance(node, list):
+        for item in node:
+            yield from _fonts(item)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_projector_mode_writes_every_figure_large_and_dark(page):
+    at = run_app(page, enc="tiny", dec="tiny", mt="tiny", big="1")
+    assert not at.exception
+    assert at.query_params["big"] == "true" or at.query_params["big"] == "1"
+    found = charts(at)
+    assert found, page
+    for key, spec in found.items():
+        assert spec["layout"]["font"]["size"] >= 18 and spec["layout"]["font"]["color"] == "#111111", key
+        for size, colour in _fonts(spec):
+            assert isinstance(size, list) or size >= 16, (key, size)
+            assert isinstance(colour, list) or colour in ("#111111", "white", "#ffffff"), (key, colour)
+        for trace in spec["data"]:
+            if trace.get("type") == "scatter" and "lines" in str(trace.get("mode", "lines")):
+                width = trace["line"]["width"]
+                assert isinstance(width, list) or width >= 3, key
+
+
+def test_projector_mode_draws_summaries_full_width_and_square_heatmaps():
+    at = run_app(a="the cat sat on the mat", enc="tiny", big="1", at_summaries="1")
+    assert not at.exception
+    assert chart(at, "fig_att_head")["layout"]["yaxis"]["scaleanchor"] == "x"
+    normal = run_app(a="the cat sat on the mat", enc="tiny", at_summaries="1")
+    assert "scaleanchor" not in chart(normal, "fig_att_head")["layout"]["yaxis"]
+    # three columns side by side normally; one under the other in projector mode
+    assert len(normal.columns) > len(at.columns)

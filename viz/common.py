@@ -188,3 +188,4 @@ def plotly_array(value) -> np.ndarray:
             flat = flat.reshape([int(s) for s in str(shape).split(",")])
         return flat
     return np.asarray(value)
+
