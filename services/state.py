@@ -1,7 +1,7 @@
 """The view state: what defines a view lives in the URL, so a copied link reopens it.
 
 ``PARAMS`` is the one table of every query parameter: its default and what it holds.
-Names shared by several pages (the sidebar's ``a``, ``b``, ``enc``, ``dec``, ``mt``; the page's
+Names shared by several pages (the sidebar's ``a``, ``b``, ``enc``, ``dec``, ``mt``, ``big``, ``scale``; the page's
 ``model``, ``layer``, ``head``) carry the same choice from page to page; a page's own
 options are prefixed by the page (``at_`` Attention, ``mk_`` Masks, ``pe_`` Positional
 encoding, ``em_`` Embeddings, ``pr_`` Predictions, ``wt_`` Walkthrough, ``tr_`` Translation,
@@ -18,39 +18,17 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
+from .examples import DEFAULT_SENTENCE, EXAMPLE_POINTS, EXAMPLES  # noqa: F401  (the sidebar's, re-exported)
+
 BUNDLED = "bundled"  # model id of the bundled default of each family
 TINY = "tiny"  # model id of a tiny random model (fast tests, demos of shapes)
 FAMILIES = ("encoder", "decoder")   # the two families every page compares
 TRANSLATOR = "seq2seq"              # the encoder-decoder family (the Translation page)
 LOADABLE = FAMILIES + (TRANSLATOR,)
 
-DEFAULT_SENTENCE = "The animal didn't cross the street because it was too tired."
-
 # A very long sentence is still analysed, but not copied into the URL:
 # browsers and servers reject URLs much longer than this.
 MAX_URL_TEXT = 2000
-
-# Teachers' example sentences: (label, sentence A, sentence B).
-EXAMPLES: tuple[tuple[str, str, str], ...] = (
-    ("What does 'it' refer to?", DEFAULT_SENTENCE, ""),
-    ("Two meanings of 'bank'", "She sat on the bank of the river.", "He paid the money into the bank."),
-    ("Subject-verb agreement", "The keys to the old wooden cabinet are on the table.", ""),
-    ("Question and answer pair", "Where did the cat sleep?", "The cat slept on the warm mat."),
-    ("Word order matters", "The dog chased the cat.", "The cat chased the dog."),
-    ("A fact to complete", "Paris is the capital of France.", ""),
-    ("Which noun is 'it'?", "The trophy did not fit in the suitcase because it was too big.", ""),
-)
-# The point of each example as a (query word, key word) pair: the Attention page opens on the head that sends
-# the most weight from the query to the key (the head finder's first answer for that pair).
-EXAMPLE_POINTS: dict[str, tuple[str, str]] = {
-    DEFAULT_SENTENCE: ("it", "animal"),
-    "She sat on the bank of the river.": ("bank", "river"),
-    "The keys to the old wooden cabinet are on the table.": ("are", "keys"),
-    "Where did the cat sleep?": ("slept", "sleep"),
-    "The dog chased the cat.": ("chased", "cat"),
-    "Paris is the capital of France.": ("france", "capital"),
-    "The trophy did not fit in the suitcase because it was too big.": ("it", "trophy"),
-}
 
 
 @dataclass(frozen=True)
@@ -281,17 +259,6 @@ def param_value(name: str, default: Any = None) -> Any:
         except ValueError:
             return default
     return default
-
-
-def forget(names: Sequence[str], widget_suffixes: Sequence[str] = ()) -> None:
-    """Drop view-state ``names`` (session copy and URL) and every widget whose key ends in a suffix, so the
-    page works them out again (call from a callback, before the widgets are drawn)."""
-    for name in names:
-        st.session_state.pop(_keep_key(name), None)
-        for key in [k for k in (_in_url(name),) if k is not None]:
-            del st.query_params[key]
-    for key in [k for k in st.session_state if isinstance(k, str) and k.endswith(tuple(widget_suffixes))]:
-        del st.session_state[key]
 
 
 def set_param(name: str, value: Any, widget_key: str | None = None) -> None:

@@ -31,8 +31,8 @@ def test_every_parameter_a_page_uses_is_in_the_table():
 
 
 def test_names_follow_the_scheme():
-    shared = {"a", "b", "enc", "dec", "mt", "model", "layer", "head", "custom_encoder", "custom_decoder",
-              "custom_seq2seq"}
+    shared = {"a", "b", "enc", "dec", "mt", "big", "scale", "model", "layer", "head", "custom_encoder",
+              "custom_decoder", "custom_seq2seq"}
     prefixes = ("at_", "mk_", "pe_", "em_", "pr_", "wt_", "tr_", "ob_")
     odd = [name for name in state.PARAMS if name not in shared and not name.startswith(prefixes)]
     assert not odd, f"page parameters carry their page's prefix: {odd}"
