@@ -144,6 +144,8 @@ def sidebar() -> None:
                          format_func=ui.SCALES.get,
                          help="Fixed keeps 0 to 1 on every page, so heads compare; fitted stretches the colours "
                          "over what is drawn, so a weak head's pattern shows too.")
+        state.url_widget(st.radio, "img", "The camera button of a figure saves", options=["png", "svg"],
+                         format_func={"png": "PNG (picture)", "svg": "SVG (vector, for slides)"}.get, horizontal=True)
         st.header("Models")
         model_picker("encoder", "enc")
         model_picker("decoder", "dec")

@@ -1,8 +1,8 @@
 """The view state: what defines a view lives in the URL, so a copied link reopens it.
 
 ``PARAMS`` is the one table of every query parameter: its default and what it holds.
-Names shared by several pages (the sidebar's ``a``, ``b``, ``enc``, ``dec``, ``mt``, ``big``, ``scale``; the page's
-``model``, ``layer``, ``head``) carry the same choice from page to page; a page's own
+Names shared by several pages (the sidebar's ``a``, ``b``, ``enc``, ``dec``, ``mt``, ``big``, ``scale``,
+``img``; the page's ``model``, ``layer``, ``head``) carry the same choice from page to page; a page's own
 options are prefixed by the page (``at_`` Attention, ``mk_`` Masks, ``pe_`` Positional
 encoding, ``em_`` Embeddings, ``pr_`` Predictions, ``wt_`` Walkthrough, ``tr_`` Translation,
 ``ob_`` Objectives). Links shared
@@ -53,6 +53,7 @@ PARAMS: dict[str, Param] = {
     # Shared by the pages that show one model's head.
     "model": Param("encoder", "family in view: encoder or decoder"),
     "big": Param(False, "projector mode: large dark text, full-width summaries"),
+    "img": Param("png", "what a figure's camera button saves: png or svg"),
     "scale": Param("fixed", "colour scale of attention weights: fixed (0 to 1) or fit (0 to the largest drawn)"),
     "layer": Param(0, "layer in view"),
     "head": Param(0, "head in view"),

@@ -160,7 +160,10 @@ def show_figure(chart: Any, key: str, file_name: str, *, label: str = "Download 
     figure = for_projector(chart.figure) if projector() else chart.figure
     # theme=None: the figure carries its own look (viz.common.TEMPLATE); Streamlit's theme, merged into
     # every figure in the browser, made page switches ~40 % slower (bench/README.md).
-    event = st.plotly_chart(figure, key=f"fig_{key}", config={"displaylogo": False}, theme=None,
+    # The camera button saves the figure as the sidebar says: PNG, or SVG (vector, for slides).
+    image = {"format": param_value("img"), "filename": file_name.rsplit(".", 1)[0], "scale": 2}
+    event = st.plotly_chart(figure, key=f"fig_{key}", config={"displaylogo": False, "toImageButtonOptions": image},
+                            theme=None,
                             **plotly_options)
     download_csv(chart.csv, file_name, key=f"csv_{key}", label=label)
     return event

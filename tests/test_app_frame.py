@@ -336,3 +336,14 @@ def test_projector_mode_draws_summaries_full_width_and_square_heatmaps():
     assert "scaleanchor" not in chart(normal, "fig_att_head")["layout"]["yaxis"]
     # three columns side by side normally; one under the other in projector mode
     assert len(normal.columns) > len(at.columns)
+
+
+def test_every_figure_saves_as_png_or_svg_as_the_sidebar_says():
+    at = run_app(a="the cat sat", enc="tiny", dec="tiny")
+    configs = [json.loads(e.proto.config) for e in at.get("plotly_chart")]
+    assert configs and all(c["toImageButtonOptions"]["format"] == "png" for c in configs)
+    at = run_app(a="the cat sat", enc="tiny", dec="tiny", img="svg")
+    configs = [json.loads(e.proto.config) for e in at.get("plotly_chart")]
+    assert all(c["toImageButtonOptions"]["format"] == "svg" and c["toImageButtonOptions"]["filename"]
+               for c in configs)
+    assert at.query_params["img"] == "svg"
