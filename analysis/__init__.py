@@ -27,6 +27,7 @@ from .optimisers import Race, race
 from .optimisers import surface as loss_surface
 from .positional import (offset_rotation, pca_2d, position_embeddings, similarity_by_distance,
                          similarity_matrix, sinusoidal)
+from .reference import TOLERANCE, ReferenceCheck, check_against_transformers
 from .predictions import (STRATEGIES, Ablation, BlankFill, MaskingRun, MaskPlan, Writing, ablation, bert_mask_plan,
                           mask_predictions, mlm_masking, next_tokens, repeated_share, with_model_mask, words_to_hide,
                           write)
@@ -46,6 +47,7 @@ __all__ = [
     "prefix_what_if", "SharedLayersCheck", "shared_layers_check", "word_positions", "Race", "race", "loss_surface",
     "MaskSteps", "PrefixChange", "mask_steps", "padding_difference", "prefix_experiment", "shorter_version",
     "offset_rotation", "pca_2d", "position_embeddings", "similarity_by_distance", "similarity_matrix", "sinusoidal",
+    "TOLERANCE", "ReferenceCheck", "check_against_transformers",
     "Ablation", "BlankFill", "MaskingRun", "MaskPlan", "ablation", "bert_mask_plan", "STRATEGIES", "Writing",
     "mask_predictions", "mlm_masking", "next_tokens", "repeated_share", "with_model_mask", "words_to_hide", "write",
     "TeacherForcing", "TranslationRun", "teacher_forcing", "translation_notes", "translation_run",

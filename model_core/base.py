@@ -62,6 +62,7 @@ class TransformerModel(nn.Module, abc.ABC):
     """
 
     family = ""
+    source: str | None = None   # where the weights came from (loading.py sets it; None: built in memory)
 
     def __init__(self, config: ModelConfig, embed: nn.Module, block: Callable[[ModelConfig, int], nn.Module]):
         """The shared part of the tree: ``embed`` (built by the family) and ``blocks.{i}`` = ``block(config, i)``."""

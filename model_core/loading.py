@@ -85,6 +85,11 @@ def _load_minilm_encoder() -> tuple[EncoderConfig, dict]:
     return cfg, load_file(str(weights))
 
 
+# ``model.source`` says where a loaded model's weights came from, for checks against transformers: a folder
+# transformers can load, BUNDLED_ENCODER (the package's weights plus the project's delta), or None (tiny random).
+BUNDLED_ENCODER = "bundled encoder"
+
+
 def load_bundled(kind: str) -> TransformerModel:
     """The offline defaults: "encoder" (all-MiniLM-L6-v2 + the project's MLM head), "decoder" or "translator"."""
     if kind == "translator":
@@ -98,6 +103,7 @@ def load_bundled(kind: str) -> TransformerModel:
                               seq2seq_config_from_hf(json.loads((folder / "config.json").read_text())))
         model.name = "English-to-French Transformer (bundled translator)"
         model.tokenizer = load_tokenizer(folder)
+        model.source = str(folder)
         return model
     if kind == "encoder":
         cfg, sd = _load_minilm_encoder()
@@ -110,6 +116,7 @@ def load_bundled(kind: str) -> TransformerModel:
         model = build_encoder(sd, cfg, with_head=with_head)
         model.name = "all-MiniLM-L6-v2" + (" + MLM head (bundled)" if with_head else " (bundled, no MLM head)")
         model.tokenizer = load_tokenizer(minilm_dir())
+        model.source = BUNDLED_ENCODER
         return model
     if kind == "decoder":
         folder = BUNDLED_DIR / "decoder"
@@ -126,6 +133,7 @@ def load_bundled(kind: str) -> TransformerModel:
         model = build_decoder(load_file(str(folder / "model.safetensors")), cfg, with_head=True)
         model.name = "MiniLM-tokenizer GPT (bundled decoder)"
         model.tokenizer = load_tokenizer(minilm_dir())
+        model.source = str(folder)
         return model
     raise ValueError(f"kind must be 'encoder', 'decoder' or 'translator', got {kind!r}")
 
@@ -201,6 +209,7 @@ def load_pretrained(name: str) -> TransformerModel:
     except Exception as err:
         raise _unavailable(name, f"its tokenizer could not be read ({type(err).__name__})") from None
     model.name = name
+    model.source = str(folder)
     return model
 
 

@@ -138,6 +138,24 @@ st.caption("Strongest: " + "; ".join(f"layer {l}, head {h} ({v:.2f})" for l, h, 
            + (". [CLS]/[SEP] are hidden and each row renormalised, as in the views above." if keep is not None
               else ". Tick 'Hide [CLS]/[SEP]' above to rank by how the rest of the weight is shared."))
 
+# ---------------------------------------------------------------- check against transformers
+with st.expander("Check these numbers against Hugging Face transformers"):
+    st.markdown("This app computes attention with its own small PyTorch code, written out step by step. The "
+                "button runs transformers' own implementation (eager attention) on the same weights and the same "
+                "tokens, and prints the largest difference of every layer's attention and of the output scores. It "
+                "stays on while you change the sentence or the model.")
+    if st.checkbox("Check against transformers now", key="att_check"):
+        with st.spinner("Running transformers ..."):
+            check = ui.compute(cached.reference_check, family, model_id, view.sentence_a, sentence_b, kind="info")
+        if check is not None:
+            verdict = (f"Every number agrees to within {analysis.TOLERANCE:g}" if check.agrees else
+                       f"Differences above {analysis.TOLERANCE:g} were found")
+            st.markdown(f"{verdict}: the largest difference is **{check.largest:.1e}** "
+                        f"(transformers' {check.reference}, {check.n_tokens} tokens).")
+            st.dataframe({"compared": [w for w, _ in check.rows],
+                          "largest |ours - transformers|": [f"{d:.1e}" for _, d in check.rows]},
+                         hide_index=True, key="att_check_table")
+
 # ---------------------------------------------------------------- soft vs hard
 st.subheader("Soft vs hard attention")
 st.markdown(

@@ -137,6 +137,13 @@ def writing(model_id: str, text: str, n_tokens: int, strategy: str = "greedy", t
         return analysis.write(load("decoder", model_id), text, n_tokens, decoding)
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def reference_check(family: str, model_id: str, sentence_a: str, sentence_b: str = "") -> analysis.ReferenceCheck:
+    """analysis.check_against_transformers: ours against transformers' own model on the same weights."""
+    with user_errors():
+        return analysis.check_against_transformers(load(family, model_id), sentence_a, sentence_b)
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def head_steps(family: str, model_id: str, sentence: str, layer: int, head: int) -> analysis.HeadSteps:
     """analysis.head_steps: one head's computation with the model's own numbers."""

@@ -181,3 +181,30 @@ def test_a_decoders_start_token_is_shown_as_a_start_marker(bundled_decoder, tiny
     assert run.tokens[0] == analysis.START_MARK and "[SEP]" not in run.tokens
     assert analysis.START_MARK in analysis.MARKERS                    # hidden with [CLS]/[SEP] when asked
     assert analysis.attention_run(tiny_decoder, "the cat sat").tokens[0] == "the"   # no start token: nothing to mark
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+def test_the_bundled_models_agree_with_transformers_live(kind):
+    model = model_core.load_bundled(kind)
+    check = analysis.check_against_transformers(model, "The animal didn't cross the street because it was too tired.")
+    assert check.agrees and check.largest <= analysis.TOLERANCE
+    assert [w for w, _ in check.rows] == [f"layer {i} attention" for i in range(6)] + ["logits"]
+    assert check.reference == {"encoder": "BertForMaskedLM", "decoder": "GPT2LMHeadModel"}[kind]
+
+
+def test_a_pair_and_a_saved_checkpoint_agree_too(tmp_path, tiny_encoder):
+    import transformers
+
+    from tests.test_core_parity import random_weights, tiny_bert_config
+
+    hf = random_weights(transformers.BertForMaskedLM(tiny_bert_config(vocab_size=30522)), seed=5)
+    hf.save_pretrained(tmp_path, safe_serialization=True)
+    tiny_encoder.tokenizer.save_pretrained(tmp_path)
+    loaded = model_core.load_pretrained(str(tmp_path))
+    check = analysis.check_against_transformers(loaded, "where did the cat sleep?", "on the mat.")
+    assert check.agrees, check.rows
+
+
+def test_a_tiny_random_model_has_no_twin_and_says_so(tiny_encoder):
+    with pytest.raises(InputError, match="built in memory"):
+        analysis.check_against_transformers(tiny_encoder, "the cat")

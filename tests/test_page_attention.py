@@ -63,7 +63,7 @@ def test_a_chosen_example_opens_on_the_head_that_shows_its_point():
     assert at.query_params["layer"] == "5"
     example = "The trophy did not fit in the suitcase because it was too big."
     at.selectbox(key="example_choice").set_value("Which noun is 'it'?").run()
-    at.button[0].click().run()
+    next(b for b in at.button if b.label == "Use this example").click().run()
     assert_clean(at)
     run = analysis.attention_run(models.load("encoder", state.BUNDLED), example)
     layer, head, *_ = analysis.point_head(run, "it", "trophy")
@@ -202,3 +202,15 @@ def test_empty_sentence_says_what_to_do():
     at = run_app(a="", **TINY)
     assert not at.exception
     assert "Sentence A is empty" in texts(at.warning)
+
+
+def test_the_check_button_prints_the_largest_difference():
+    at = run_app()
+    at.checkbox(key="att_check").check().run()
+    assert_clean(at)
+    assert "Every number agrees to within 1e-05" in texts(at.markdown)
+    table = at.dataframe[0].value
+    assert list(table["compared"]) == [f"layer {i} attention" for i in range(6)] + ["logits"]
+    tiny = run_app(**TINY)
+    tiny.checkbox(key="att_check").check().run()
+    assert not tiny.exception and "built in memory" in texts(tiny.info)
