@@ -80,13 +80,17 @@ blocked = positions[None, :] > positions[:, None] if family == "decoder" else No
 st.subheader("Every layer and head at a glance")
 st.caption("Rows of tiles are layers (0 = closest to the input), columns are heads. "
            "Click a tile's corner square, or use the Layer and Head boxes, to open one head below.")
+follow = state.url_widget(st.selectbox, "at_follow", "Follow a token (its row and column in every head)",
+                          options=[-1, *range(len(shown_tokens))],
+                          format_func=lambda i: "none" if i < 0 else token_labels(shown_tokens)[i])
+follow = None if follow < 0 else follow
 small, block = analysis.downsample(pattern, overview.MAX_TILE, how="mass")
 if block > 1:
     st.info(f"{len(shown_tokens)} tokens: to keep this overview fast, each tile shows blocks of {block}x{block} "
             "tokens: the weight a block of queries gives a block of keys (summed over the keys, averaged over "
             "the queries). The single-head views below show every token.")
 ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, head),
-                                  zmax=ui.weight_max()), "att_grid",
+                                  zmax=ui.weight_max(), follow=follow), "att_grid",
                f"{family}_all_heads.csv", label="Download all heads (CSV)" + (" (in blocks)" if block > 1 else ""),
                on_select=ui.open_clicked_head("fig_att_grid", "att"), selection_mode="points")
 
@@ -95,6 +99,7 @@ st.subheader(f"Layer {layer}, head {head}")
 one = pattern[layer, head]
 if style == "heatmap":
     ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, masked=blocked, zmax=ui.weight_max(),
+                                             follow=follow,
                                              title=f"layer {layer}, head {head}: rows = queries, columns = keys"),
                    "att_head", f"{stem}.csv")
 else:

@@ -62,6 +62,7 @@ PARAMS: dict[str, Param] = {
     "at_view": Param("heatmap", "the head as a heatmap or lines"),
     "at_softhard": Param(False, "draw soft vs hard attention"),
     "at_summaries": Param(False, "draw mean, max and rollout"),
+    "at_follow": Param(-1, "token followed in every tile and the large head (-1: none)"),
     "at_find": Param("a word to another word", "what the head finder ranks heads by"),
     "at_fq": Param(None, "head finder: query position (the example's point, else the last token)"),
     "at_fk": Param(None, "head finder: key position (the example's point, else the first token)"),

@@ -214,3 +214,18 @@ def test_the_check_button_prints_the_largest_difference():
     tiny = run_app(**TINY)
     tiny.checkbox(key="att_check").check().run()
     assert not tiny.exception and "built in memory" in texts(tiny.info)
+
+
+def test_follow_a_token_outlines_its_row_and_column_everywhere():
+    at = run_app(a="the cat sat on the mat", at_follow="2", **TINY)
+    assert_clean(at)
+    head_shapes = chart(at, "fig_att_head")["layout"]["shapes"]
+    rows = [s for s in head_shapes if s["line"].get("dash") != "dot"]
+    cols = [s for s in head_shapes if s["line"].get("dash") == "dot"]
+    assert len(rows) == len(cols) == 1
+    assert (rows[0]["y0"], rows[0]["y1"]) == (1.5, 2.5) and (cols[0]["x0"], cols[0]["x1"]) == (1.5, 2.5)
+    grid = [s for s in chart(at, "att_grid")["layout"]["shapes"] if s["line"]["color"] == "#D55E00"]
+    assert len(grid) == 2 * 2 * 4                         # a row and a column in each of 2 x 4 tiles
+    assert at.query_params["at_follow"] == "2"
+    at.selectbox(key="w_at_follow").set_value(-1).run()
+    assert not [s for s in chart(at, "fig_att_head")["layout"].get("shapes", []) if s["line"]["color"] == "#D55E00"]

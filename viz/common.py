@@ -189,3 +189,19 @@ def plotly_array(value) -> np.ndarray:
         return flat
     return np.asarray(value)
 
+
+FOLLOW_COLOUR = "#D55E00"
+
+
+def follow_marks(position: int, n_layers: int, n_heads: int, tile: int) -> list[dict]:
+    """Outlines of one token's row and column in every tile of a mosaic (tile 1 x 1 heads: a plain heatmap)."""
+    step = tile + 1
+    marks = []
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            x, y = head * step, layer * step
+            marks.append(dict(type="rect", x0=x - 0.5, x1=x + tile - 0.5, y0=y + position - 0.5,
+                              y1=y + position + 0.5, line=dict(color=FOLLOW_COLOUR, width=1.5)))
+            marks.append(dict(type="rect", x0=x + position - 0.5, x1=x + position + 0.5, y0=y - 0.5,
+                              y1=y + tile - 0.5, line=dict(color=FOLLOW_COLOUR, width=1.5, dash="dot")))
+    return marks

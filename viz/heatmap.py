@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from viz.common import (MASKED_COLOUR, MAX_POINT_LABELS, SEGMENT_COLOURS, SEQUENTIAL, Chart, check_matrix, figure,
-                        matrix_table, plot_text, token_labels)
+                        follow_marks, matrix_table, plot_text, token_labels)
 from viz.common import colorscale as as_colorscale  # heatmap_spec has an argument named colorscale
 
 # Inputs longer than MAX_POINT_LABELS get at most this many tick labels an axis (every k-th token).
@@ -91,6 +91,7 @@ def heatmap_spec(
     colorbar_title: str | None = None,
     height: int | None = None,
     label_rows: bool = True,
+    follow: int | None = None,
 ) -> tuple[list[dict], dict]:
     """One [query_pos, key_pos] matrix as a heatmap, rows and columns by position: (traces, layout) dicts.
 
@@ -98,7 +99,8 @@ def heatmap_spec(
     spans ``zmin..zmax`` (pass None for the data's own range). ``masked``
     (bool, True = removed by a mask) cells are drawn grey with a legend
     entry instead of a colour. ``segments`` (0/1 per token) colours
-    sentence A and B along the axes. The first trace is the heatmap.
+    sentence A and B along the axes. ``follow`` (a position) outlines that row and column. The first trace is
+    the heatmap.
     """
     matrix = np.asarray(matrix, dtype=np.float32)
     check_matrix(matrix, rows, cols, title or "heatmap")
@@ -151,19 +153,23 @@ def heatmap_spec(
     if segment_shapes:
         data += segment_traces
         layout["shapes"] = segment_shapes
+    if follow is not None and 0 <= follow < min(len(rows), len(cols)):
+        layout["shapes"] = layout.get("shapes", []) + follow_marks(follow, 1, 1, len(rows))
         layout["yaxis"]["ticklabelstandoff"] = 14  # the row labels left of the band, not under it
     return data, layout
 
 
 def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, title: str = "",
                       segments: Sequence[int] | None = None, value_name: str = "weight",
-                      zmax: float | None = 1.0, masked: np.ndarray | None = None) -> Chart:
+                      zmax: float | None = 1.0, masked: np.ndarray | None = None,
+                      follow: int | None = None) -> Chart:
     """An attention pattern [query_pos, key_pos] (probabilities: colour bar 0..``zmax``, None: 0..the largest
     weight drawn, the pages' "fitted" colour scale); ``masked`` cells
-    (True = the mask blocks them, e.g. a decoder's future) grey, as on the Masks page.
+    (True = the mask blocks them, e.g. a decoder's future) grey, as on the Masks page; ``follow`` (a position)
+    outlines that token's row (solid: what it reads as a query) and column (dotted: who reads it as a key).
 
     Table: the pattern, index and columns the index-prefixed tokens ("03 the").
     """
     labels = token_labels(tokens)
     return heatmap(pattern, labels, labels, title=title, segments=segments, value_name=value_name,
-                   zmin=0.0, zmax=zmax, masked=masked)
+                   zmin=0.0, zmax=zmax, masked=masked, follow=follow)

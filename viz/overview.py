@@ -12,21 +12,22 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from viz.common import SEQUENTIAL, Chart, colorscale, figure, plot_text, token_labels
+from viz.common import SEQUENTIAL, Chart, colorscale, figure, follow_marks, plot_text, token_labels
 
 # The overview keeps each head at most this many cells a side (the pages shrink patterns to it).
 MAX_TILE = 48
 
 
 def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
-               selected: tuple[int, int] | None = None, zmax: float | None = 1.0) -> Chart:
+               selected: tuple[int, int] | None = None, zmax: float | None = 1.0, follow: int | None = None) -> Chart:
     """Every layer x head as small multiples in one figure.
 
     ``small`` is the [layer, head, query_pos, key_pos] pattern shrunk in ``block`` x ``block``
     blocks (block 1: every token); ``tokens`` are the tokens before shrinking. The heads are
     tiled into one heatmap (rows = layers, columns = heads, NaN gaps between tiles), plus one
     clickable marker per tile (trace 1, ``customdata`` = [layer, head]); ``selected`` (layer,
-    head) is outlined. The colour bar spans 0..``zmax`` (None: 0..the largest weight shown).
+    head) is outlined. The colour bar spans 0..``zmax`` (None: 0..the largest weight shown). ``follow``
+    (a token position) outlines that token's row (as query) and column (as key) in every tile.
 
     Table: a row per (layer, head, query), a column per key (or key block), named by tokens
     ("03 cat") or token ranges ("tokens 0-10").
@@ -49,7 +50,11 @@ def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
                   colorscale=colorscale(SEQUENTIAL), hovertemplate="%{y}<br>%{x}<br>weight %{z:.3f}<extra></extra>",
                   hoverongaps=False, colorbar=dict(title=dict(text="weight"), thickness=14))
     data = [mosaic, _head_markers(rows, cols, n_layers, n_heads, n_k, selected)]
-    return Chart(figure(data, _mosaic_layout(n_layers, n_heads, n_k, selected)), _grid_table(small, names))
+    layout = _mosaic_layout(n_layers, n_heads, n_k, selected)
+    if follow is not None and 0 <= follow // block < n_k:
+        layout["shapes"] = layout.get("shapes", []) + follow_marks(follow // block, n_layers, n_heads, n_k)
+    return Chart(figure(data, layout), _grid_table(small, names))
+
 
 
 def block_names(tokens: Sequence[str], block: int, n_blocks: int) -> list[str]:
