@@ -81,6 +81,8 @@ def score_decomposition(q_row: np.ndarray, k: np.ndarray, raw_row: np.ndarray,
     """One query against every key: q·k = |q| |k| cos(theta), next to the model's own recorded score.
 
     q_row [d_head], k [key_pos, d_head], raw_row [key_pos] (the trace's raw_scores for this query).
+    Two columns say how each factor moves the score: the angle in degrees, and the score the key would get
+    at the mean key length (same angle): where that differs much from the real score, length decided it.
     """
     q_row, k = np.asarray(q_row, dtype=np.float64), np.asarray(k, dtype=np.float64)
     if k.ndim != 2 or k.shape[0] != len(keys):
@@ -89,7 +91,10 @@ def score_decomposition(q_row: np.ndarray, k: np.ndarray, raw_row: np.ndarray,
     k_norm = np.linalg.norm(k, axis=1)
     dots = k @ q_row
     cos = np.where(k_norm * q_norm > 0, dots / np.where(k_norm * q_norm > 0, k_norm * q_norm, 1.0), 0.0)
-    return pd.DataFrame({"|q|": q_norm, "|k|": k_norm, "cos θ": cos, "|q| |k| cos θ": q_norm * k_norm * cos,
+    return pd.DataFrame({"|q|": q_norm, "|k|": k_norm, "cos θ": cos,
+                         "θ (degrees)": np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))),
+                         "|q| |k| cos θ": q_norm * k_norm * cos,
+                         "at the mean |k|": q_norm * float(k_norm.mean()) * cos,
                          "q·k (recorded)": np.asarray(raw_row, dtype=np.float64)}, index=list(keys)).round(4)
 
 

@@ -52,6 +52,8 @@ def heatmap(matrix: np.ndarray, title: str, key: str, labels: list, allowed: np.
     ui.show_figure(chart, key, f"{key}.csv")
 
 
+OTHER_SENTENCE = "The cat sat on the warm mat."
+
 # ---------------------------------------------------------------- choose the head
 family = ui.family_radio(key="w_wt_fam", labels=ui.model_labels(view))
 steps = None
@@ -115,9 +117,19 @@ if steps is not None:
     query = state.url_widget(st.selectbox, "wt_q", "Look at one query row", default=min(1, len(labels) - 1),
                              options=list(range(len(labels))), format_func=lambda i: labels[i])
     st.markdown("Its scores taken apart: the length of the query, the length of each key, and the cosine "
-                "of the angle between them multiply to the recorded score.")
+                "of the angle between them multiply to the recorded score. The column *at the mean |k|* keeps "
+                "each key's angle but gives it the average length: the angle alone would rank the keys so.")
     decomposition = analysis.score_decomposition(steps.q[query], steps.k, steps.raw_scores[query], labels)
     st.dataframe(decomposition, key="decomposition")
+    best = int(np.argmax(steps.raw_scores[query]))
+    by_angle = int(np.argmax(decomposition["at the mean |k|"].to_numpy()))
+    st.markdown(
+        f"For {ui.escape_markdown(labels[query])} the highest score goes to {ui.escape_markdown(labels[best])} "
+        f"(angle {decomposition['θ (degrees)'].iloc[best]:.0f}°, |k| = {decomposition['|k|'].iloc[best]:.2f}; "
+        f"the mean |k| is {decomposition['|k|'].mean():.2f}). "
+        + ("The smallest angle wins here too: direction decides." if by_angle == best else
+           f"By angle alone {ui.escape_markdown(labels[by_angle])} would win: this key's length tips the score.")
+    )
     ui.download_csv(partial(table_csv, decomposition), "score_decomposition.csv", key="csv_decomposition")
     st.latex(rf"\text{{scores}} = \frac{{QK^\top}}{{\sqrt{{d_{{head}}}}}} = \frac{{QK^\top}}{{\sqrt{{{d_head}}}}}"
              rf" = \frac{{QK^\top}}{{{np.sqrt(d_head):.3f}}}")
@@ -147,6 +159,28 @@ if steps is not None:
                    "concat", "concat_heads.csv")
     st.markdown(f"The rows of W_O that head {head}'s {d_head} numbers multiply:")
     table("W_O", steps.W_O, head_dims, dims, "w_o")
+
+    st.header("Same weights, another sentence: attention is computed from the input")
+    other = view.sentence_b if view.has_pair else OTHER_SENTENCE
+    st.markdown(
+        "A fully connected layer that mixed the tokens would hold one fixed matrix of mixing weights, the same "
+        "for every sentence. Attention's mixing weights are *computed* from the sentence: the head keeps its "
+        f"W_Q, W_K and W_V, but another sentence gives other queries and keys, so other weights. Below, head {head} "
+        "of layer " + str(layer) + " on your sentence and on "
+        + ("sentence B." if view.has_pair else f"\"{OTHER_SENTENCE}\" (type a sentence B to choose another).")
+    )
+    twin = ui.compute(cached.head_steps, family, view.model(family), other, layer, head)
+    if twin is not None:
+        same = max(float(np.abs(getattr(steps, w) - getattr(twin, w)).max()) for w in ("W_Q", "W_K", "W_V"))
+        left, right = ui.columns(2)
+        with left:
+            heatmap(steps.pattern, "your sentence", "pattern_a", labels, allowed=steps.allowed, signed=False,
+                    value_name="weight", weight_max=ui.weight_max())
+        with right:
+            heatmap(twin.pattern, "the other sentence", "pattern_b", token_labels(twin.tokens), allowed=twin.allowed,
+                    signed=False, value_name="weight", weight_max=ui.weight_max())
+        st.caption(f"The largest difference between the two runs' W_Q, W_K and W_V is {same:.1e}: the same "
+                   "weights. The attention weights differ because they come from the input.")
 
 # ---------------------------------------------------------------- scoring functions
 st.header("Four ways to score a query against a key")

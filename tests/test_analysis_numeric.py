@@ -186,8 +186,12 @@ def test_score_decomposition_matches_the_dot_product():
     rng = np.random.default_rng(2)
     q, k = rng.standard_normal(4), rng.standard_normal((3, 4))
     frame = analysis.score_decomposition(q, k, k @ q, ["a", "b", "c"])
-    assert list(frame.columns) == ["|q|", "|k|", "cos θ", "|q| |k| cos θ", "q·k (recorded)"]
+    assert list(frame.columns) == ["|q|", "|k|", "cos θ", "θ (degrees)", "|q| |k| cos θ", "at the mean |k|",
+                                   "q·k (recorded)"]
     np.testing.assert_allclose(frame["|q| |k| cos θ"], frame["q·k (recorded)"], atol=2e-4)
+    np.testing.assert_allclose(np.cos(np.radians(frame["θ (degrees)"])), frame["cos θ"], atol=2e-3)
+    # at the mean key length only the angle differs between keys: the ranking is the cosines'
+    assert list(np.argsort(-frame["at the mean |k|"].to_numpy())) == list(np.argsort(-frame["cos θ"].to_numpy()))
     assert frame["cos θ"].abs().max() <= 1
 
 

@@ -135,3 +135,11 @@ def test_crafted_links_are_fitted_not_fatal():
     assert (at.selectbox(key="wt_layer").value, at.selectbox(key="wt_head").value) == (0, 0)   # the defaults
     assert at.slider(key="w_wt_nk").value == 128 and at.slider(key="w_wt_nf").value == 2
     assert at.radio(key="w_wt_fam").value == "encoder"
+
+
+def test_same_weights_on_another_sentence_give_other_attention():
+    at = run_app(PAGE, a="the cat sat on the mat", enc="tiny", dec="tiny")
+    assert not at.exception
+    a, b = (plotly_array(chart(at, key)["data"][0]["z"]) for key in ("fig_pattern_a", "fig_pattern_b"))
+    assert a.shape != b.shape or not np.allclose(a, b, equal_nan=True)
+    assert "W_Q, W_K and W_V is 0.0e+00" in " ".join(c.value for c in at.caption)
