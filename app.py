@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services import models, projector, state, ui
+from services import models, projector, state, tours, ui
 
 # Before any element: leave Streamlit's legacy pages/-folder mode at once, so
 # widget ids are the same from the very first run (see state.leave_legacy_pages_mode).
@@ -34,6 +34,13 @@ def _use_example() -> None:
             state.set_param("b", sentence_b, widget_key="w_b")
             # A new example opens on the head that shows its point: forget the head in view.
             ui.forget(("layer", "head", "at_fq", "at_fk"), widget_suffixes=("_layer", "_head", "w_at_fq", "w_at_fk"))
+
+
+def _start_tour() -> None:
+    """A tour chosen in the sidebar starts at its first step."""
+    state.set_param("tour", st.session_state.get("w_tour", ""))
+    state.set_param("step", 1)
+    st.session_state.pop(tours.APPLIED, None)
 
 
 def _request_load(family: str) -> None:
@@ -146,6 +153,8 @@ def sidebar() -> None:
                          "over what is drawn, so a weak head's pattern shows too.")
         state.url_widget(st.radio, "img", "The camera button of a figure saves", options=["png", "svg"],
                          format_func={"png": "PNG (picture)", "svg": "SVG (vector, for slides)"}.get, horizontal=True)
+        state.url_widget(st.selectbox, "tour", "Guided tour", options=["", *tours.TOURS],
+                         format_func=lambda t: tours.TOURS[t].title if t else "none", on_change=_start_tour)
         st.header("Models")
         model_picker("encoder", "enc")
         model_picker("decoder", "dec")
@@ -171,4 +180,7 @@ PAGES = [
     st.Page("pages/translation.py", title="Translation"),
     st.Page("pages/objectives.py", title="Objectives"),
 ]
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+# A guided tour's step, above the page (it opens the step's page and options when the step is entered).
+tours.show({p.title: p for p in reversed(PAGES)}, page.title)
+page.run()

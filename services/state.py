@@ -1,8 +1,8 @@
 """The view state: what defines a view lives in the URL, so a copied link reopens it.
 
-``PARAMS`` is the one table of every query parameter: its default and what it holds.
+``PARAMS`` (services/params.py) is the one table of every query parameter: its default and what it holds.
 Names shared by several pages (the sidebar's ``a``, ``b``, ``enc``, ``dec``, ``mt``, ``big``, ``scale``,
-``img``; the page's ``model``, ``layer``, ``head``) carry the same choice from page to page; a page's own
+``img``, ``tour``, ``step``; the page's ``model``, ``layer``, ``head``) carry the same choice from page to page; a page's own
 options are prefixed by the page (``at_`` Attention, ``mk_`` Masks, ``pe_`` Positional
 encoding, ``em_`` Embeddings, ``pr_`` Predictions, ``wt_`` Walkthrough, ``tr_`` Translation,
 ``ob_`` Objectives). Links shared
@@ -19,124 +19,16 @@ from typing import Any, Callable, Sequence
 import streamlit as st
 
 from .examples import DEFAULT_SENTENCE, EXAMPLE_POINTS, EXAMPLES  # noqa: F401  (the sidebar's, re-exported)
+from .params import ALIASES, BUNDLED, FAMILIES, LOADABLE, PARAMS, TINY, TRANSLATOR, Param  # noqa: F401
 
-BUNDLED = "bundled"  # model id of the bundled default of each family
-TINY = "tiny"  # model id of a tiny random model (fast tests, demos of shapes)
-FAMILIES = ("encoder", "decoder")   # the two families every page compares
-TRANSLATOR = "seq2seq"              # the encoder-decoder family (the Translation page)
-LOADABLE = FAMILIES + (TRANSLATOR,)
+# Session key of the values widgets take on their next drawing (a tour step's presets; services/tours.py).
+FORCED = "_forced"
 
 # A very long sentence is still analysed, but not copied into the URL:
 # browsers and servers reject URLs much longer than this.
 MAX_URL_TEXT = 2000
 
 
-@dataclass(frozen=True)
-class Param:
-    """One query parameter of the view."""
-
-    default: Any            # None: the page works it out (it depends on the model or the text)
-    what: str               # what it holds, in a few words
-    in_url: bool = True     # False: kept across page switches but never put in a link
-
-
-PARAMS: dict[str, Param] = {
-    # The sidebar, on every page.
-    "a": Param(DEFAULT_SENTENCE, "sentence A"),
-    "b": Param("", "sentence B (optional)"),
-    "enc": Param(BUNDLED, "encoder: bundled, a hub id or a folder"),
-    "dec": Param(BUNDLED, "decoder: bundled, a hub id or a folder"),
-    "mt": Param(BUNDLED, "translator (encoder-decoder): bundled, a hub id or a folder"),
-    "custom_encoder": Param("", "the encoder id being typed in the sidebar", in_url=False),
-    "custom_decoder": Param("", "the decoder id being typed in the sidebar", in_url=False),
-    "custom_seq2seq": Param("", "the translator id being typed in the sidebar", in_url=False),
-    # Shared by the pages that show one model's head.
-    "model": Param("encoder", "family in view: encoder or decoder"),
-    "big": Param(False, "projector mode: large dark text, full-width summaries"),
-    "img": Param("png", "what a figure's camera button saves: png or svg"),
-    "scale": Param("fixed", "colour scale of attention weights: fixed (0 to 1) or fit (0 to the largest drawn)"),
-    "layer": Param(0, "layer in view"),
-    "head": Param(0, "head in view"),
-    # Attention
-    "at_hide": Param(False, "hide [CLS]/[SEP] and renormalise"),
-    "at_view": Param("heatmap", "the head as a heatmap or lines"),
-    "at_softhard": Param(False, "draw soft vs hard attention"),
-    "at_summaries": Param(False, "draw mean, max and rollout"),
-    "at_follow": Param(-1, "token followed in every tile and the large head (-1: none)"),
-    "at_find": Param("a word to another word", "what the head finder ranks heads by"),
-    "at_fq": Param(None, "head finder: query position (the example's point, else the last token)"),
-    "at_fk": Param(None, "head finder: key position (the example's point, else the first token)"),
-    # Masks
-    "mk_row": Param(None, "batch row shown step by step (the padded one)"),
-    "mk_align": Param(True, "line up words only in BERT vs GPT"),
-    "mk_append": Param("today", "word appended in the prefix experiment"),
-    "mk_prefix": Param(False, "draw the prefix experiment's figures"),
-    # Positional encoding
-    "pe_d": Param(64, "d_model of the sinusoidal table"),
-    "pe_n": Param(100, "positions of the sinusoidal table"),
-    "pe_dims": Param(None, "dimensions drawn as waves"),
-    "pe_k": Param(3, "offset k"),
-    "pe_p": Param(5, "position p"),
-    "pe_lp": Param(128, "learned positions shown"),
-    "pe_t": Param("encoder", "table for the heatmap and the 2-D map"),
-    "pe_s0": Param(True, "leave out position 0"),
-    "pe_cos": Param(True, "cosine (else dot product) similarity"),
-    "pe_md": Param(64, "largest distance"),
-    # Embeddings
-    "em_dims": Param(None, "dimensions drawn"),
-    "em_sl": Param(None, "depth of the swap comparison (the last)"),
-    "em_seed": Param(0, "seed of the untrained span vectors"),
-    "em_w": Param(None, "word found in both sentences"),
-    "em_nl": Param(None, "depth of the nearest tokens (the last)"),
-    # Predictions
-    "pr_mask": Param(None, "token positions hidden"),
-    "pr_k": Param(5, "guesses shown (top-k)"),
-    "pr_seed": Param(0, "seed of the masking recipe"),
-    "pr_word": Param(None, "word hidden for next word vs fill-in (the last)"),
-    "pr_temp": Param(1.0, "temperature"),
-    "pr_n": Param(20, "tokens the decoder writes at most"),
-    "pr_dec": Param("greedy", "decoding: greedy or sample"),
-    "pr_gt": Param(1.0, "temperature of sampling"),
-    "pr_topk": Param(0, "top-k of sampling (0: off)"),
-    "pr_topp": Param(1.0, "top-p of sampling (1: off)"),
-    "pr_rep": Param(3, "no-repeat n-gram size (0: off)"),
-    "pr_gseed": Param(0, "seed of sampling"),
-    "pr_step": Param(1, "generation step watched"),
-    "pr_al": Param(-1, "layer whose heads are switched off (-1: every layer)"),
-    "pr_ah": Param((0, 1, 2, 3), "heads switched off"),
-    # Walkthrough
-    "wt_q": Param(None, "query row taken apart (the second token)"),
-    "wt_nk": Param(16, "keys per query in the sqrt(d_k) experiment"),
-    "wt_seed": Param(0, "seed of the sqrt(d_k) experiment"),
-    "wt_nf": Param(6, "features in LayerNorm vs BatchNorm"),
-    # Translation
-    "tr_ref": Param("", "reference translation (optional)"),
-    "tr_beams": Param(1, "beams (1: greedy decoding)"),
-    "tr_max": Param(64, "longest translation, in tokens"),
-    "tr_view": Param("heatmap", "cross-attention as a heatmap or lines"),
-    "tr_step": Param(0, "decoding step shown"),
-    "tr_k": Param(5, "candidates shown per step (top-k)"),
-    # Objectives
-    "ob_show": Param(None, "objective cards shown (comma list)"),
-    "ob_pair": Param(False, "cards two side by side"),
-    "ob_seed": Param(0, "seed of the masking"),
-    "ob_order": Param("", "XLNet factorisation order typed (empty: seeded random)"),
-    "ob_pos": Param(None, "XLNet position predicted (the middle word)"),
-    "ob_start": Param(None, "MASS span start (the second word)"),
-    "ob_len": Param(2, "MASS span length"),
-    "ob_prefix": Param(None, "prefix length of the prefix LM (half the tokens)"),
-    "ob_ft": Param(0, "seed of the untrained fine-tuning heads"),
-    "ob_steps": Param(200, "optimiser steps"),
-    "ob_wd": Param(0.1, "weight decay"),
-    "ob_lr": Param(1.0, "learning-rate factor"),
-}
-
-# Names used by links shared before the naming scheme: old -> new.
-ALIASES: dict[str, str] = {
-    "hide": "at_hide", "view": "at_view", "softhard": "at_softhard", "summaries": "at_summaries",
-    "row": "mk_row", "align": "mk_align", "append": "mk_append",
-    "wt_fam": "model", "em_fam": "model", "wt_l": "layer", "wt_h": "head",
-}
 
 
 @dataclass(frozen=True)
@@ -319,6 +211,10 @@ def url_widget(
         raise ValueError(f"url_widget({name!r}) needs a default: the table leaves it to the page")
     key = key or f"w_{name}"
     opts = list(options) if options is not None else None
+    forced = st.session_state.get(FORCED)
+    if forced and name in forced:   # a tour step's preset: the widget takes it once, whatever it held
+        st.session_state[key] = _fit(_parse(_serialise(forced.pop(name)), default), default, opts, min_value,
+                                     max_value)
     if key not in st.session_state:
         st.session_state[key] = _fit(param_value(name, default), default, opts, min_value, max_value)
     else:
@@ -332,17 +228,20 @@ def url_widget(
         kwargs["min_value"] = min_value
     if max_value is not None:
         kwargs["max_value"] = max_value
-    value = widget(label, key=key, on_change=_remember, args=(name, key), **kwargs)
+    then = kwargs.pop("on_change", None)      # the caller's own callback runs after the value is kept
+    value = widget(label, key=key, on_change=_remember, args=(name, key, then), **kwargs)
     st.session_state[_keep_key(name)] = value
     _write_url(name, value)
     return value
 
 
-def _remember(name: str, key: str) -> None:
+def _remember(name: str, key: str, then: Callable[[], None] | None = None) -> None:
     # on_change: copy the new value at once, before the script runs, so it
     # survives even if Streamlit forgets the widget's state during the run.
     st.session_state[_keep_key(name)] = st.session_state[key]
     _write_url(name, st.session_state[key])
+    if then is not None:
+        then()
 
 
 def _fit(value: Any, default: Any, options: list | None, lo: Any, hi: Any) -> Any:
@@ -375,7 +274,11 @@ def url_multiselect(name: str, label: str, options: Sequence[Any], *, default: S
     key = f"w_{name}"
     by_text = {_serialise(o): o for o in opts}
     limit = kwargs.get("max_selections") or len(opts)
-    if key not in st.session_state:
+    forced = st.session_state.get(FORCED)
+    if forced and name in forced:   # a tour step's preset (a comma list)
+        chosen = str(forced.pop(name)).split(",")
+        st.session_state[key] = [o for o in opts if _serialise(o) in chosen][:limit]
+    elif key not in st.session_state:
         raw = param_value(name, "")
         in_url = _keep_key(name) in st.session_state or _in_url(name) is not None
         chosen = [by_text[t] for t in str(raw).split(",") if t in by_text] if in_url else list(default)
