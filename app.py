@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services import models, projector, state, tours, ui
+from services import lesson, models, projector, state, tours, ui
 
 # Before any element: leave Streamlit's legacy pages/-folder mode at once, so
 # widget ids are the same from the very first run (see state.leave_legacy_pages_mode).
@@ -181,6 +181,9 @@ PAGES = [
     st.Page("pages/objectives.py", title="Objectives"),
 ]
 page = st.navigation(PAGES)
+by_title = {p.title: p for p in reversed(PAGES)}
+with st.sidebar:
+    lesson.sidebar(page.title, by_title)
 # A guided tour's step, above the page (it opens the step's page and options when the step is entered).
-tours.show({p.title: p for p in reversed(PAGES)}, page.title)
+tours.show(by_title, page.title)
 page.run()

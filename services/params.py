@@ -37,6 +37,7 @@ PARAMS: dict[str, Param] = {
     "custom_seq2seq": Param("", "the translator id being typed in the sidebar", in_url=False),
     # Shared by the pages that show one model's head.
     "model": Param("encoder", "family in view: encoder or decoder"),
+    "lesson": Param("", "a lesson packed into the link (services/lesson.py)"),
     "tour": Param("", "guided tour: bert, gpt or mt (empty: none)"),
     "step": Param(1, "step of the guided tour"),
     "big": Param(False, "projector mode: large dark text, full-width summaries"),

@@ -31,7 +31,7 @@ def test_every_parameter_a_page_uses_is_in_the_table():
 
 
 def test_names_follow_the_scheme():
-    shared = {"a", "b", "enc", "dec", "mt", "big", "scale", "img", "tour", "step", "model", "layer", "head", "custom_encoder",
+    shared = {"a", "b", "enc", "dec", "mt", "big", "scale", "img", "tour", "step", "lesson", "model", "layer", "head", "custom_encoder",
               "custom_decoder", "custom_seq2seq"}
     prefixes = ("at_", "mk_", "pe_", "em_", "pr_", "wt_", "tr_", "ob_")
     odd = [name for name in state.PARAMS if name not in shared and not name.startswith(prefixes)]
