@@ -52,6 +52,12 @@ def test_ablation_figure():
     assert fig["layout"]["barmode"] == "group"
     assert list(chart.table.index) == ["paris", "lyon"]
     assert chart.table["heads switched off"].tolist() == [0.2, 0.3]
+    assert list(fig["data"][1]["text"]) == ["-40.0%", "+20.0%"]          # each change printed on its bar
+
+
+def test_ablation_axis_fits_small_probabilities():
+    fig = vpred.ablation_figure(["a", "b"], [0.020, 0.010], [0.024, 0.008], "t").figure.to_dict()
+    assert fig["layout"]["xaxis"]["range"] == [0, 0.024 * 1.25]        # not 0-100%: the change stays visible
 
 
 def test_tokens_that_look_like_html_are_escaped_for_plotly():

@@ -147,9 +147,10 @@ def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int], Sequ
                 type="scatter", x=where, y=[y] * len(where), name=f"segment {seg}",
                 mode="markers+text" if len(tokens) <= MAX_POINT_LABELS else "markers",   # long: tokens on hover
                 legendgroup=f"segment {seg}", showlegend=seg not in shown_segments,
-                marker=dict(symbol=["diamond" if special[i] else "square" for i in where], size=26, color=colour,
-                            opacity=0.35),
-                text=[plot_text(tokens[i]) for i in where], textposition="middle center", textfont=dict(size=12),
+                marker=dict(symbol=["diamond" if special[i] else "square" for i in where], size=28, color=colour,
+                            opacity=0.55),
+                text=[plot_text(tokens[i]) for i in where], textposition="middle center",
+                textfont=dict(size=13, color="#111111"),   # dark ink: pale grey on pastel was unreadable
                 customdata=[plot_text(f"{i:02d} {tokens[i]}") for i in where],
                 hovertemplate=f"%{{customdata}}<br>segment id {seg}<br>position id %{{x}}<extra>{row_title}</extra>",
             ))

@@ -211,9 +211,10 @@ def row_change_figure(row_change: np.ndarray, tokens: Sequence[str], tolerance: 
     annotations = [dict(text=f"tolerance {tolerance:g}", showarrow=False, xref="x domain", x=1, xanchor="right",
                         yref="y", y=tolerance, yanchor="bottom")]  # where add_hline puts its annotation_text
     if (change == 0).any():
-        annotations.append(dict(xref="paper", yref="paper", x=0, y=0.02, xanchor="left", yanchor="bottom",
+        # above the plot area, under the title: inside it the note sat on the bars it explains
+        annotations.append(dict(xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom",
                                 showarrow=False, text="bars at the floor: exactly no change",
-                                font=dict(size=11, color="#444")))
+                                font=dict(size=12, color="#31333f")))
     layout = dict(
         title=dict(text=title), height=300, margin=dict(l=10, r=10, t=50, b=10), plot_bgcolor="white",
         showlegend=False,

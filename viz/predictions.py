@@ -162,9 +162,13 @@ def ablation_figure(tokens: Sequence[str], before: Sequence[float], after: Seque
                  marker=dict(color=colour), customdata=list(tokens),
                  hovertemplate=f"%{{customdata}}<br>{name}: %{{x:.4f}}<extra></extra>")
             for name, values, colour in series]
+    # Printed change on each token, and an axis fitted to the bars: a change of 2% on a 0-100% axis is invisible.
+    change = np.asarray(after, dtype=np.float64) - np.asarray(before, dtype=np.float64)
+    data[1].update(text=[f"{c:+.1%}" for c in change], textposition="outside")
+    top = float(max(np.max(before, initial=0.0), np.max(after, initial=0.0)))
     layout = dict(
         barmode="group", title=dict(text=plot_text(title)), height=180 + 40 * len(tokens),
         yaxis=dict(tickvals=list(rank), ticktext=list(tokens), autorange="reversed"),
-        xaxis=dict(range=[0, 1], title=dict(text="probability"), tickformat=".0%"),
+        xaxis=dict(range=[0, min(1.0, max(0.02, top * 1.25))], title=dict(text="probability"), tickformat=".1%"),
     )
     return Chart(figure(data, layout), table)
