@@ -224,3 +224,82 @@ def test_hostile_input_stays_text(watched, text):
     if len(text) > 1000:
         assert page.get_by_text("512", exact=False).count() > 0          # the truncation note names the limit
     assert watched.console_errors == []
+
+
+TEXT_SIZES_JS = """els => els.filter(e => e.textContent.trim())
+                     .map(e => parseFloat(getComputedStyle(e).fontSize))"""
+
+
+def test_projector_mode_every_figure_label_is_large_at_1280x720(browser, server, shots):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    w = Watched(context, server)
+    for name in ("attention", "masks", "predictions", "walkthrough", "translation"):
+        w.goto(f"{name}?big=1&a=The+cat+sat+on+the+mat+because+it+was+warm.")
+        assert w.exceptions() == []
+        sizes = w.page.eval_on_selector_all(".js-plotly-plot svg text", TEXT_SIZES_JS)
+        assert sizes and min(sizes) >= 16, f"{name}: smallest figure text {min(sizes)} px"
+        w.page.screenshot(path=str(shots / f"projector_{name}.png"))
+    assert w.console_errors == [] and w.foreign_requests() == []
+    context.close()
+
+
+def test_right_to_left_labels_keep_the_number_on_the_left(watched, shots):
+    watched.goto("attention?a=%D9%85%D8%B1%D8%AD%D8%A8%D8%A7+%D8%A8%D8%A7%D9%84%D8%B9%D8%A7%D9%84%D9%85")
+    assert watched.exceptions() == []
+    # Each Arabic label: the position number is drawn left of the token (its first character is the number's).
+    placed = watched.page.eval_on_selector_all(".js-plotly-plot .xtick text, .js-plotly-plot .ytick text", """
+        els => els.filter(e => e.textContent.includes('\\u2068')).map(e => {
+            const t = e.textContent, arabic = t.indexOf('\\u2068') + 1;
+            return [e.getStartPositionOfChar(0).x, e.getStartPositionOfChar(arabic).x, t];
+        })""")
+    assert placed, "no isolated right-to-left label was drawn"
+    for number_x, token_x, text in placed:
+        assert number_x < token_x, f"the number is not left of the token in {text!r}"
+    watched.page.screenshot(path=str(shots / "rtl.png"))
+
+
+def test_a_tour_step_opened_by_url_shows_the_same_view_in_a_fresh_context(browser, server):
+    url = server + "/?tour=bert&step=3&a=The+trophy+did+not+fit+in+the+suitcase+because+it+was+too+big."
+    seen = []
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        w = Watched(context, server)
+        w.page.goto(url)
+        w.settle()
+        assert w.exceptions() == []
+        main = w.page.locator('[data-testid="stMain"]').inner_text()
+        assert "step 3 of 10" in main and "Ask the class" in main
+        checked = w.page.get_by_label("Hide [CLS]/[SEP]").is_checked()
+        seen.append((checked, " ".join(w.tick_texts()[:6])))
+        assert w.foreign_requests() == []
+        context.close()
+    assert seen[0] == seen[1] and seen[0][0] is True
+
+
+def test_the_lesson_file_round_trips(browser, server, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    w = Watched(context, server)
+    w.goto("masks?a=hello+there+my+friend&model=decoder")
+    w.page.get_by_text("Lesson (0 views)").click()
+    w.page.get_by_label("Note for this view").fill("the causal mask")
+    w.page.get_by_label("Note for this view").press("Enter")
+    w.page.get_by_role("button", name="Add this view").click()
+    w.settle()
+    with w.page.expect_download() as info:
+        w.page.get_by_role("button", name="Download the lesson").click()
+    saved = tmp_path / "lesson.json"
+    Path(info.value.path()).replace(saved)
+    assert "the causal mask" in saved.read_text()
+    context.close()
+
+    fresh = Watched(browser.new_context(viewport={"width": 1400, "height": 1000}), server)
+    fresh.goto("attention")
+    fresh.page.get_by_text("Lesson (0 views)").click()
+    fresh.page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(saved))
+    fresh.settle()
+    assert fresh.page.get_by_text("Lesson (1 views)").count() == 1
+    fresh.page.get_by_role("button", name="Open").click()
+    fresh.settle()
+    assert "/masks" in fresh.page.url and "model=decoder" in fresh.page.url
+    assert fresh.exceptions() == [] and fresh.foreign_requests() == []
+    fresh.page.context.close()
