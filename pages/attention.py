@@ -79,7 +79,7 @@ blocked = positions[None, :] > positions[:, None] if family == "decoder" else No
 # ---------------------------------------------------------------- every head
 st.subheader("Every layer and head at a glance")
 st.caption("Rows of tiles are layers (0 = closest to the input), columns are heads. "
-           "Click a tile's corner square, or use the Layer and Head boxes, to open one head below.")
+           "Click a tile, or use the Layer and Head boxes, to open one head below.")
 follow = state.url_widget(st.selectbox, "at_follow", "Follow a token (its row and column in every head)",
                           options=[-1, *range(len(shown_tokens))],
                           format_func=lambda i: "none" if i < 0 else token_labels(shown_tokens)[i])

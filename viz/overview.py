@@ -49,7 +49,8 @@ def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
     mosaic = dict(type="heatmap", z=tiles, x=cols, y=rows, zmin=0.0, zmax=top,
                   colorscale=colorscale(SEQUENTIAL), hovertemplate="%{y}<br>%{x}<br>weight %{z:.3f}<extra></extra>",
                   hoverongaps=False, colorbar=dict(title=dict(text="weight"), thickness=14))
-    data = [mosaic, _head_markers(rows, cols, n_layers, n_heads, n_k, selected)]
+    data = [mosaic, _head_markers(rows, cols, n_layers, n_heads, n_k, selected),
+            _tile_targets(rows, cols, n_layers, n_heads, n_k)]
     layout = _mosaic_layout(n_layers, n_heads, n_k, selected)
     if follow is not None and 0 <= follow // block < n_k:
         layout["shapes"] = layout.get("shapes", []) + follow_marks(follow // block, n_layers, n_heads, n_k)
@@ -100,6 +101,20 @@ def _head_markers(rows: Sequence[str], cols: Sequence[str], n_layers: int, n_hea
     return dict(type="scatter", x=[cols[h * step + corner] for _, h in heads],
                 y=[rows[l * step + corner] for l, _ in heads], mode="markers", customdata=heads, name="heads",
                 marker=dict(size=9, symbol="square", color=colours, line=dict(color="#333", width=1)),
+                hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to open<extra></extra>",
+                showlegend=False)
+
+
+def _tile_targets(rows: Sequence[str], cols: Sequence[str], n_layers: int, n_heads: int, tile: int) -> dict:
+    """One invisible square per head, as large as its tile, at the tile's centre: a click anywhere on a tile
+    selects it (a heatmap's cells cannot be selected). Sized from the figure's height, which bounds the tiles."""
+    step, middle = tile + 1, tile // 2
+    height = _mosaic_layout(n_layers, n_heads, tile, None)["height"] - 70        # minus the margins
+    size = max(8, int(0.95 * min(height / max(n_layers, 1), 1100 / max(n_heads, 1))))
+    heads = [[layer, head] for layer in range(n_layers) for head in range(n_heads)]
+    return dict(type="scatter", x=[cols[h * step + middle] for _, h in heads],
+                y=[rows[l * step + middle] for l, _ in heads], mode="markers", customdata=heads, name="tiles",
+                marker=dict(size=size, symbol="square", color="rgba(0,0,0,0)", line=dict(width=0)),
                 hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to open<extra></extra>",
                 showlegend=False)
 

@@ -85,6 +85,12 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
                                          color="#E69F00" if (layer, head) == selected else "white"),
                              hovertemplate=f"layer {layer}, head {head}<br>click to open<extra></extra>",
                              showlegend=False, name="heads", **axes))
+            # and an invisible square as large as the tile, so a click anywhere on it opens the head too
+            data.append(dict(type="scatter", x=[(s_shown - 1) / 2], y=[(t_shown - 1) / 2], mode="markers",
+                             customdata=[[layer, head]], marker=dict(size=150, symbol="square",
+                                                                     color="rgba(0,0,0,0)", line=dict(width=0)),
+                             hovertemplate=f"layer {layer}, head {head}<br>click to open<extra></extra>",
+                             showlegend=False, name="tiles", **axes))
             layout[layout_axis(axes["xaxis"])].update(showticklabels=False, showgrid=False, zeroline=False)
             layout[layout_axis(axes["yaxis"])].update(showticklabels=False, showgrid=False, zeroline=False,
                                                       autorange="reversed")
