@@ -39,6 +39,9 @@ tokens = list(run.tokens)
 ui.show_notes(view.sentence_a + " " + sentence_b, tokens, run.truncated, run.n_positions)
 if view.has_pair and family == "decoder":
     st.caption("The decoder has no segments: it reads sentence A and B as one text.")
+if analysis.START_MARK in tokens:
+    st.caption(f"{analysis.START_MARK} is the start-of-text token the decoder reads before your first word (this "
+               "model writes it as [SEP]): every token can look at it, and many heads park their spare weight there.")
 
 with top[1]:
     st.caption(f"{ui.escape_markdown(info.name)}: {info.n_layers} layers x {info.n_heads} heads, "
@@ -72,6 +75,7 @@ if hide:
         shown_tokens = [tokens[i] for i in keep]
         segments = [segments[i] for i in keep] if segments is not None else None
 stem = f"{family}_L{layer}H{head}"
+shown_at = None if keep is None else list(keep)   # hidden markers keep every token's own number
 # A decoder's future is masked: those cells are grey (not weight-0 colour), as on the Masks page.
 positions = np.arange(len(tokens)) if keep is None else np.asarray(keep)
 blocked = positions[None, :] > positions[:, None] if family == "decoder" else None
@@ -82,14 +86,14 @@ st.caption("Rows of tiles are layers (0 = closest to the input), columns are hea
            "Click a tile, or use the Layer and Head boxes, to open one head below.")
 follow = state.url_widget(st.selectbox, "at_follow", "Follow a token (its row and column in every head)",
                           options=[-1, *range(len(shown_tokens))],
-                          format_func=lambda i: "none" if i < 0 else token_labels(shown_tokens)[i])
+                          format_func=lambda i: "none" if i < 0 else token_labels(shown_tokens, shown_at)[i])
 follow = None if follow < 0 else follow
 small, block = analysis.downsample(pattern, overview.MAX_TILE, how="mass")
 if block > 1:
     st.info(f"{len(shown_tokens)} tokens: to keep this overview fast, each tile shows blocks of {block}x{block} "
             "tokens: the weight a block of queries gives a block of keys (summed over the keys, averaged over "
             "the queries). The single-head views below show every token.")
-ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, head),
+ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, head), positions=shown_at,
                                   zmax=ui.weight_max(), follow=follow), "att_grid",
                f"{family}_all_heads.csv", label="Download all heads (CSV)" + (" (in blocks)" if block > 1 else ""),
                on_select=ui.open_clicked_head("fig_att_grid", "att"), selection_mode="points")
@@ -98,13 +102,15 @@ ui.show_figure(overview.heads_grid(small, shown_tokens, block, selected=(layer, 
 st.subheader(f"Layer {layer}, head {head}")
 one = pattern[layer, head]
 if style == "heatmap":
-    ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, masked=blocked, zmax=ui.weight_max(),
+    ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, positions=shown_at,
+                                             segments=segments, masked=blocked, zmax=ui.weight_max(),
                                              follow=follow,
                                              title=f"layer {layer}, head {head}: rows = queries, columns = keys"),
                    "att_head", f"{stem}.csv")
 else:
     long_input = len(shown_tokens) > 48
-    ui.show_figure(lines.lines(one, shown_tokens, segments=segments, top_k=3 if long_input else None,
+    ui.show_figure(lines.lines(one, shown_tokens, positions=shown_at,
+                               segments=segments, top_k=3 if long_input else None,
                                title=f"layer {layer}, head {head}"), "att_lines", f"{stem}.csv")
     st.caption("Each line joins a query token (left) to a key token (right); thicker, darker lines carry more "
                "weight. Links under 0.05 are left out" + (", and only each query's 3 strongest links are drawn "
@@ -119,7 +125,7 @@ finder = st.columns([2, 1, 1])
 with finder[0]:
     relation = state.url_widget(st.selectbox, "at_find", "Rank the heads by", options=list(analysis.FINDER),
                                 format_func=FINDER_LABELS.get)
-labels = token_labels(shown_tokens)
+labels = token_labels(shown_tokens, shown_at)
 query = key = None
 if relation == analysis.FINDER[0]:
     # Positions among the tokens drawn (markers hidden or not); an example's point is preselected.
@@ -174,11 +180,13 @@ st.latex(r"\text{hard}_{ij}=\begin{cases}1 & j=\arg\max_{j'} a_{ij'}\\ 0 & \text
 if state.url_widget(st.checkbox, "at_softhard", "Draw the soft and hard maps of this head", key="att_softhard"):
     soft_col, hard_col = ui.columns(2)
     with soft_col:
-        ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, segments=segments, title="soft: the weights",
+        ui.show_figure(heatmap.attention_heatmap(one, shown_tokens, positions=shown_at,
+                                                 segments=segments, title="soft: the weights",
                                                  masked=blocked, zmax=ui.weight_max()),
                        "att_soft", f"{stem}_soft.csv")
     with hard_col:
-        ui.show_figure(heatmap.attention_heatmap(analysis.hard_attention(one), shown_tokens, segments=segments,
+        ui.show_figure(heatmap.attention_heatmap(analysis.hard_attention(one), shown_tokens, positions=shown_at,
+                                                                         segments=segments,
                                                  title="hard: arg-max per query", value_name="chosen (1 = yes)",
                                                  masked=blocked),
                        "att_hard", f"{stem}_hard.csv")
@@ -206,7 +214,8 @@ if state.url_widget(st.checkbox, "at_summaries", "Draw mean, max and rollout of 
     )
     for column, (name, matrix, title) in zip(ui.columns(3), summaries):
         with column:
-            ui.show_figure(heatmap.attention_heatmap(matrix, shown_tokens, segments=segments, title=title,
+            ui.show_figure(heatmap.attention_heatmap(matrix, shown_tokens, positions=shown_at,
+                                                     segments=segments, title=title,
                                                      masked=blocked, zmax=ui.weight_max()),
                            f"att_sum_{name}", f"{family}_L{layer}_{name}.csv")
     st.caption("Max over heads is not a distribution: its rows can sum to more than 1.")

@@ -107,8 +107,12 @@ words = analysis.words_to_hide(text)
 if not words:
     st.info("Your sentence has no word made of letters or digits to hide; type a few words.")
 else:
-    word_index = state.url_widget(st.selectbox, "pr_word", "Word to hide", default=len(words) - 1,
-                                  options=list(range(len(words))), format_func=lambda i: f"{i + 1}. {words[i][2]}")
+    # Named by the word (and which occurrence), not by a number: other pages number tokens, not words.
+    nth = [sum(w[2].lower() == words[i][2].lower() for w in words[:i + 1]) for i in range(len(words))]
+    repeated = {w[2].lower() for w in words if sum(v[2].lower() == w[2].lower() for v in words) > 1}
+    word_index = state.url_widget(
+        st.selectbox, "pr_word", "Word to hide", default=len(words) - 1, options=list(range(len(words))),
+        format_func=lambda i: words[i][2] + (f" (occurrence {nth[i]})" if words[i][2].lower() in repeated else ""))
     start, end, hidden_word = words[word_index]
     before, after = text[:start], text[end:]
     temperature = state.url_widget(st.slider, "pr_temp", "Temperature", min_value=0.1, max_value=3.0, step=0.1)

@@ -229,3 +229,18 @@ def test_follow_a_token_outlines_its_row_and_column_everywhere():
     assert at.query_params["at_follow"] == "2"
     at.selectbox(key="w_at_follow").set_value(-1).run()
     assert not [s for s in chart(at, "fig_att_head")["layout"].get("shapes", []) if s["line"]["color"] == "#D55E00"]
+
+
+def test_hiding_markers_keeps_every_tokens_own_number():
+    at = run_app(a="the cat sat", at_hide="1", **TINY)
+    assert_clean(at)
+    ticks = chart(at, "fig_att_head")["layout"]["xaxis"]["ticktext"]
+    assert ticks == ["01 the", "02 cat", "03 sat"]                      # [CLS] is 00 and hidden; no renumbering
+    assert chart(at, "att_finder")                                        # the finder draws on the same tokens
+
+
+def test_the_decoders_start_token_is_named_and_explained():
+    at = run_app(a="the cat sat", model="decoder", enc="tiny")
+    assert_clean(at)
+    assert chart(at, "fig_att_head")["layout"]["xaxis"]["ticktext"][0] == "00 ⟨start⟩"
+    assert "start-of-text token the decoder reads before your first word" in texts(at.caption)

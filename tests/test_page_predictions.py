@@ -213,3 +213,9 @@ def test_crafted_links_are_fitted_not_fatal():
     assert at.number_input(key="w_pr_seed").value == 0
     assert at.selectbox(key="w_pr_word").value == 11 and at.selectbox(key="w_pr_al").value == -1   # defaults
     assert at.multiselect(key="w_pr_ah").value == [1]
+
+
+def test_words_to_hide_are_named_by_word_and_occurrence():
+    at = open_page(a="the cat saw the dog", **TINY)
+    assert at.selectbox(key="w_pr_word").options == [
+        "the (occurrence 1)", "cat", "saw", "the (occurrence 2)", "dog"]

@@ -158,11 +158,15 @@ def _right_to_left(text: str) -> bool:
     return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
 
 
-def token_labels(tokens: Sequence[str]) -> list[str]:
+def token_labels(tokens: Sequence[str], positions: Sequence[int] | None = None) -> list[str]:
     """Index-prefixed labels ("003 the") so repeated tokens stay distinct on an axis; right-to-left tokens
-    (Arabic, Hebrew) are isolated so the number stays before the token."""
-    width = max(2, len(str(max(len(tokens) - 1, 0))))
-    return [f"{i:0{width}d} {FSI + tok + PDI if _right_to_left(tok) else tok}" for i, tok in enumerate(tokens)]
+    (Arabic, Hebrew) are isolated so the number stays before the token. ``positions``: the tokens' own
+    positions when some were left out (markers hidden), so every page numbers a token alike."""
+    numbers = list(range(len(tokens))) if positions is None else [int(p) for p in positions]
+    if len(numbers) != len(tokens):
+        raise ValueError(f"{len(tokens)} tokens, while number of positions is {len(numbers)}")
+    width = max(2, len(str(max(numbers, default=0))))
+    return [f"{i:0{width}d} {FSI + tok + PDI if _right_to_left(tok) else tok}" for i, tok in zip(numbers, tokens)]
 
 
 def check_matrix(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], what: str) -> None:

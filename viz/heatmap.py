@@ -162,14 +162,15 @@ def heatmap_spec(
 def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, title: str = "",
                       segments: Sequence[int] | None = None, value_name: str = "weight",
                       zmax: float | None = 1.0, masked: np.ndarray | None = None,
-                      follow: int | None = None) -> Chart:
+                      follow: int | None = None, positions: Sequence[int] | None = None) -> Chart:
     """An attention pattern [query_pos, key_pos] (probabilities: colour bar 0..``zmax``, None: 0..the largest
     weight drawn, the pages' "fitted" colour scale); ``masked`` cells
     (True = the mask blocks them, e.g. a decoder's future) grey, as on the Masks page; ``follow`` (a position)
     outlines that token's row (solid: what it reads as a query) and column (dotted: who reads it as a key).
+    ``positions``: the tokens' own positions in the labels (when markers are hidden).
 
     Table: the pattern, index and columns the index-prefixed tokens ("03 the").
     """
-    labels = token_labels(tokens)
+    labels = token_labels(tokens, positions)
     return heatmap(pattern, labels, labels, title=title, segments=segments, value_name=value_name,
                    zmin=0.0, zmax=zmax, masked=masked, follow=follow)

@@ -18,7 +18,7 @@ WEIGHT_EDGES = (0.0, 0.1, 0.25, 0.5, 0.75, 1.01)
 def lines(pattern: np.ndarray, tokens: Sequence[str], *, segments: Sequence[int] | None = None,
           min_weight: float = 0.05, top_k: int | None = None, title: str = "",
           key_tokens: Sequence[str] | None = None, sides: tuple[str, str] = ("queries (attend from)", "keys (attend to)"),
-          names: tuple[str, str] = ("query", "key")) -> Chart:
+          names: tuple[str, str] = ("query", "key"), positions: Sequence[int] | None = None) -> Chart:
     """Query tokens on the left, key tokens on the right, one line per link; width and opacity = weight.
 
     ``key_tokens`` (cross-attention: the source sentence) when the keys are not the queries'
@@ -32,7 +32,7 @@ def lines(pattern: np.ndarray, tokens: Sequence[str], *, segments: Sequence[int]
     Table: one row per link drawn, indexed by (query, key) labels, with its weight.
     """
     pattern = np.asarray(pattern, dtype=np.float32)
-    labels = token_labels(tokens)
+    labels = token_labels(tokens, positions)     # positions: the tokens' own, when markers are hidden
     key_labels = labels if key_tokens is None else token_labels(key_tokens)
     check_matrix(pattern, labels, key_labels, "lines pattern")
     n, n_keys = len(labels), len(key_labels)

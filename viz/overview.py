@@ -19,7 +19,8 @@ MAX_TILE = 48
 
 
 def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
-               selected: tuple[int, int] | None = None, zmax: float | None = 1.0, follow: int | None = None) -> Chart:
+               selected: tuple[int, int] | None = None, zmax: float | None = 1.0, follow: int | None = None,
+               positions: Sequence[int] | None = None) -> Chart:
     """Every layer x head as small multiples in one figure.
 
     ``small`` is the [layer, head, query_pos, key_pos] pattern shrunk in ``block`` x ``block``
@@ -38,7 +39,7 @@ def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
     n_layers, n_heads, n_q, n_k = small.shape
     if n_q != n_k:
         raise ValueError(f"the overview needs square patterns, got {n_q} queries and {n_k} keys")
-    names = block_names(tokens, block, n_k)
+    names = block_names(tokens, block, n_k, positions if block == 1 else None)
     # The hover reads layer/query from the row's category and head/key from the
     # column's: one label per row and column, not a text per cell (megabytes).
     escaped = [plot_text(name) for name in names]
@@ -58,9 +59,9 @@ def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
 
 
 
-def block_names(tokens: Sequence[str], block: int, n_blocks: int) -> list[str]:
+def block_names(tokens: Sequence[str], block: int, n_blocks: int, positions: Sequence[int] | None = None) -> list[str]:
     """Names of the positions of a pattern shrunk in blocks of ``block`` tokens: "03 cat" or "tokens 0-10"."""
-    labels = token_labels(tokens)
+    labels = token_labels(tokens, positions)
     if block == 1:
         if n_blocks != len(labels):
             raise ValueError(f"Attention has {n_blocks}x{n_blocks} positions, while number of tokens is {len(labels)}")
