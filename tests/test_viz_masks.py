@@ -144,3 +144,12 @@ def test_steps_table_stacks_the_four_matrices_drawn():
         np.testing.assert_array_equal(table.loc[name].to_numpy(), plotly_array(trace["z"]))
     assert np.isnan(table.loc["masked_scores"].to_numpy()[:, 4:]).all()
     np.testing.assert_allclose(table.loc["raw_scores"].to_numpy(), steps["raw_scores"])
+
+
+def test_four_narrow_panels_label_at_most_twelve_keys_each():
+    n = 30
+    tokens = [f"t{i}" for i in range(n)]
+    steps = {name: np.zeros((n, n)) for name in ("raw_scores", "scores", "masked_scores", "pattern")}
+    fig = vm.steps_figure(steps, tokens, np.ones((n, n), dtype=bool)).figure.to_dict()
+    for axis in ("xaxis", "xaxis2", "xaxis3", "xaxis4"):
+        assert 1 < len(fig["layout"][axis]["ticktext"]) <= vm.PANEL_TICKS

@@ -33,6 +33,9 @@ def _range_note(matrix: np.ndarray) -> str:
     return f"values {finite.min():.3g} to {finite.max():.3g}"
 
 
+PANEL_TICKS = 12
+
+
 def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, height: int | None = None,
                  weight_max: float | None = 1.0) -> Chart:
     """The four steps of one head side by side in one figure (raw, scaled, masked, softmax).
@@ -59,6 +62,9 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
     layout = subplots_layout(1, 4, subtitles, shared_yaxes=True, horizontal_spacing=0.03)
     data, tables = [], {}
     xl = axis_ticks(labels)[1]
+    # Four panels side by side leave each a quarter of the width: at most PANEL_TICKS key labels each (every
+    # k-th one), so they do not run into each other; the hover still names every key.
+    x_every = max(1, -(-len(xl) // PANEL_TICKS))
     for i, name in enumerate(names):
         matrix = np.asarray(steps[name], dtype=np.float32)
         if name == "pattern":
@@ -82,7 +88,8 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
                                  y=-0.32, yanchor="top", len=(domain[1] - domain[0]) * 0.95, thickness=10,
                                  title=dict(text=value, side="top"))
         data.append(trace)
-        layout[x_axis].update(type="category", tickmode="array", tickvals=xl, ticktext=xl, tickangle=-60,
+        layout[x_axis].update(type="category", tickmode="array", tickvals=xl[::x_every], ticktext=xl[::x_every],
+                              tickangle=-60,
                               showgrid=False, zeroline=False)
         layout[y_axis].update(type="category", autorange="reversed", showgrid=False, zeroline=False)
         if masked is not None and masked.any():
