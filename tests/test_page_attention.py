@@ -244,3 +244,21 @@ def test_the_decoders_start_token_is_named_and_explained():
     assert_clean(at)
     assert chart(at, "fig_att_head")["layout"]["xaxis"]["ticktext"][0] == "00 ⟨start⟩"
     assert "start-of-text token the decoder reads before your first word" in texts(at.caption)
+
+
+def test_head_finder_ranks_the_previous_token_head_of_the_bundled_encoder_first():
+    sentence = "The keys to the old wooden cabinet are on the table."
+    at = run_app(a=sentence, at_find="previous token")
+    assert_clean(at)
+    # Independently of analysis: one forward pass of the core, each head's mean weight on the previous token.
+    import model_core
+
+    model = models.load("encoder", state.BUNDLED)
+    enc = model_core.encode(model, sentence)
+    trace = model(enc.input_ids, enc.attention_mask, enc.token_type_ids, record=("blocks.*.attn.pattern",)).trace
+    n = enc.input_ids.shape[1]
+    weight = np.array([[float(np.mean([trace[f"blocks.{l}.attn.pattern"][0, h, q, q - 1] for q in range(1, n)]))
+                        for h in range(12)] for l in range(6)])
+    layer, head = divmod(int(weight.argmax()), 12)
+    assert f"Strongest: layer {layer}, head {head} ({weight.max():.2f})" in texts(at.caption)
+    assert weight.max() > 0.9
