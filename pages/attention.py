@@ -212,7 +212,9 @@ if state.url_widget(st.checkbox, "at_summaries", "Draw mean, max and rollout of 
         ("max", analysis.head_max(pattern)[layer], f"max over heads (layer {layer})"),
         ("rollout", rolled, f"rollout through layers 0-{layer}" if layer else "rollout of layer 0 alone"),
     )
-    for column, (name, matrix, title) in zip(ui.columns(3), summaries):
+    # Three maps side by side only while their labels fit; a longer sentence gets them one under the other.
+    places = ui.columns(3) if len(shown_tokens) <= 14 else [st.container() for _ in summaries]
+    for column, (name, matrix, title) in zip(places, summaries):
         with column:
             ui.show_figure(heatmap.attention_heatmap(matrix, shown_tokens, positions=shown_at,
                                                      segments=segments, title=title,

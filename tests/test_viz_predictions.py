@@ -82,3 +82,13 @@ def test_attention_row_figure_marks_written_tokens_and_keeps_repeats_apart():
 def test_topk_figure_highlights_the_chosen_token():
     fig = vpred.topk_figure([[("a", 0.5), ("b", 0.3)]], ["x"], highlight="b").figure.to_dict()
     assert fig["data"][0]["marker"]["color"] == ["#0072B2", "#D55E00"]
+
+
+def test_titles_of_three_panels_wrap_instead_of_running_off():
+    titles = [f"blank at 0{i} [MASK] (hidden: [MASK])" for i in (1, 2, 3)]
+    fig = vpred.topk_figure([[("a", 0.5)]] * 3, titles).figure.to_dict()
+    shown = [a["text"] for a in fig["layout"]["annotations"]]
+    assert all("<br>" in t and max(len(line) for line in t.split("<br>")) <= 30 for t in shown)
+    assert shown[0].replace("<br>", " ") == titles[0]
+    single = vpred.topk_figure([[("a", 0.5)]], [titles[0]]).figure.to_dict()
+    assert single["layout"]["annotations"][0]["text"] == titles[0]           # one panel: room enough

@@ -24,6 +24,18 @@ ACTION_COLOURS = {
 }
 
 
+def wrap_title(text: str, width: int) -> str:
+    """An (escaped) title broken with <br> at spaces so no line is much longer than ``width`` characters."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "<br>".join(lines + [line])
+
+
 def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequence[str],
                 colour: str = LINE_COLOURS[0], highlight: str | None = None) -> Chart:
     """One horizontal bar panel per prediction list, best on top, x = probability (shared range).
@@ -37,7 +49,9 @@ def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequ
     # One x range for every panel: the largest probability plus room for its label, at least 10%.
     largest = max((p for preds in predictions for _, p in preds), default=0.0)
     x_max = max(0.1, min(1.0, largest * 1.3))
-    layout = subplots_layout(1, n, [plot_text(t) for t in titles] or [""], horizontal_spacing=0.12)
+    # Three or more panels leave each title a narrow column: long ones wrap instead of running off the edge.
+    layout = subplots_layout(1, n, [wrap_title(plot_text(t), 26 if n >= 3 else 60) for t in titles] or [""],
+                             horizontal_spacing=0.12)
     data = []
     for col, preds in enumerate(predictions, start=1):
         tokens = [plot_text(tok) for tok, _ in preds]
