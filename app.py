@@ -33,7 +33,7 @@ def _use_example() -> None:
             state.set_param("a", sentence_a, widget_key="w_a")
             state.set_param("b", sentence_b, widget_key="w_b")
             # A new example opens on the head that shows its point: forget the head in view.
-            ui.forget(("layer", "head", "at_fq", "at_fk"), widget_suffixes=("_layer", "_head", "w_at_fq", "w_at_fk"))
+            state.forget(("layer", "head", "at_fq", "at_fk"), widget_suffixes=("_layer", "_head", "w_at_fq", "w_at_fk"))
 
 
 def _start_tour() -> None:

@@ -65,7 +65,8 @@ def _bundled_encoder_twin(model: Any, options: dict) -> torch.nn.Module:
     folder = model_core.loading.minilm_dir()
     config = transformers.BertConfig.from_pretrained(folder, attn_implementation="eager")
     twin = transformers.BertForMaskedLM(config) if model.has_lm_head else transformers.BertModel(config)
-    state = {("bert." if model.has_lm_head else "") + k: v for k, v in load_file(str(folder / "model.safetensors")).items()}
+    prefix = "bert." if model.has_lm_head else ""
+    state = {prefix + k: v for k, v in load_file(str(folder / "model.safetensors")).items()}
     delta = model_core.loading.BUNDLED_DIR / "encoder" / model_core.loading.ENCODER_DELTA
     if model.has_lm_head:
         state.update({k: v.float() for k, v in load_file(str(delta)).items()})

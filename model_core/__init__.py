@@ -49,7 +49,8 @@ from .layers import (
 from .loading import load_bundled, load_pretrained, tiny_random
 from .objectives import OBJECTIVES, check_order, objective_masks
 from .seq2seq import Seq2Seq, Seq2SeqConfig, Seq2SeqOutput
-from .generation import DEFAULT_DECODING, STRATEGIES, Decoding, Generation, Step, generate, generate_steps, greedy_continue
+from .generation import (DEFAULT_DECODING, STRATEGIES, Decoding, Generation, Step, generate, generate_steps,
+                         greedy_continue)
 from .text import Encoded, encode, fill_mask, next_token, top_tokens
 from .trace import Recorder, Trace
 from .translation import Translation, generate_ids, translate, translate_full

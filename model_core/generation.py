@@ -121,7 +121,8 @@ def repeat_bans(ids: list[int], n: int) -> list[int]:
     return [ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i:i + n - 1]) == tail]
 
 
-def apply_rules(logits: torch.Tensor, ids: list[int], decoding: Decoding, banned: list[int]) -> tuple[torch.Tensor, int]:
+def apply_rules(logits: torch.Tensor, ids: list[int], decoding: Decoding,
+                banned: list[int]) -> tuple[torch.Tensor, int]:
     """Rules 1-5 on one row of logits [vocab]; returns (scores [vocab], tokens the repeat rule banned)."""
     scores = logits.clone()
     repeats = repeat_bans(ids, decoding.no_repeat_ngram)

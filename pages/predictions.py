@@ -1,4 +1,5 @@
-"""Predictions: fill in the blank, BERT's masking procedure, next-token vs fill-in, the decoder writing, head ablation."""
+"""Predictions: fill in the blank, BERT's masking procedure, next-token vs fill-in, the decoder writing,
+head ablation."""
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -18,7 +19,8 @@ st.markdown(
 st.latex(r"P(w \mid \text{context}) = \mathrm{softmax}(h\,W_{\mathrm{vocab}}^{\top} + b)_w")
 
 SMALL_MODELS = ("The bundled models are small (22 M parameters each, trained on one CPU core for about an hour and "
-                "a half, on 4 M tokens of dictionary examples and other free texts), so their guesses are often odd. For better ones, type a hub model into the "
+                "a half, on 4 M tokens of dictionary examples and other free texts), so their guesses are often odd. "
+                "For better ones, type a hub model into the "
                 "sidebar when online: bert-base-uncased for the blanks, gpt2 for the next word.")
 
 view = state.view()

@@ -2,11 +2,10 @@
 
 ``PARAMS`` (services/params.py) is the one table of every query parameter: its default and what it holds.
 Names shared by several pages (the sidebar's ``a``, ``b``, ``enc``, ``dec``, ``mt``, ``big``, ``scale``,
-``img``, ``tour``, ``step``; the page's ``model``, ``layer``, ``head``) carry the same choice from page to page; a page's own
-options are prefixed by the page (``at_`` Attention, ``mk_`` Masks, ``pe_`` Positional
-encoding, ``em_`` Embeddings, ``pr_`` Predictions, ``wt_`` Walkthrough, ``tr_`` Translation,
-``ob_`` Objectives). Links shared
-before this scheme keep working: ``ALIASES`` maps each old name to its new one.
+``img``, ``tour``, ``step``; the page's ``model``, ``layer``, ``head``) carry the same choice from page to
+page; a page's own options are prefixed by the page (``at_`` Attention, ``mk_`` Masks, ``pe_`` Positional
+encoding, ``em_`` Embeddings, ``pr_`` Predictions, ``wt_`` Walkthrough, ``tr_`` Translation, ``ob_``
+Objectives). Links shared before this scheme keep working: ``ALIASES`` maps each old name to its new one.
 
 ``view()`` returns the sidebar's part as a frozen ``View``; ``url_widget()`` and
 ``url_multiselect()`` draw a widget whose value is kept in the URL.
@@ -153,6 +152,17 @@ def param_value(name: str, default: Any = None) -> Any:
         except ValueError:
             return default
     return default
+
+
+def forget(names: Sequence[str], widget_suffixes: Sequence[str] = ()) -> None:
+    """Drop view-state ``names`` (session copy and URL) and every widget whose key ends in a suffix, so the
+    page works them out again (call from a callback, before the widgets are drawn)."""
+    for name in names:
+        st.session_state.pop(_keep_key(name), None)
+        if (key := _in_url(name)) is not None:
+            del st.query_params[key]
+    for key in [k for k in st.session_state if isinstance(k, str) and k.endswith(tuple(widget_suffixes))]:
+        del st.session_state[key]
 
 
 def set_param(name: str, value: Any, widget_key: str | None = None) -> None:

@@ -18,7 +18,6 @@ import analysis
 from .models import ModelInfo, Problem, model_info
 from .projector import for_projector
 from .state import FAMILIES, View, param_value, set_param, url_widget
-from .state import _in_url as in_url, _keep_key as keep_key
 
 T = TypeVar("T")
 
@@ -72,17 +71,6 @@ def model_labels(view: View) -> dict[str, str]:
 
 
 SCALES = {"fixed": "fixed: 0 to 1 (heads comparable)", "fit": "fitted: 0 to the largest weight drawn"}
-
-
-def forget(names: Sequence[str], widget_suffixes: Sequence[str] = ()) -> None:
-    """Drop view-state ``names`` (session copy and URL) and every widget whose key ends in a suffix, so the
-    page works them out again (call from a callback, before the widgets are drawn)."""
-    for name in names:
-        st.session_state.pop(keep_key(name), None)
-        if (key := in_url(name)) is not None:
-            del st.query_params[key]
-    for key in [k for k in st.session_state if isinstance(k, str) and k.endswith(tuple(widget_suffixes))]:
-        del st.session_state[key]
 
 
 def projector() -> bool:
