@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-fast deps dev-deps browser
+.PHONY: run test test-fast deps dev-deps browser haproxy
 
 $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,20 @@ browser:
 	  fi; \
 	fi
 
+# The school deployment's tests start Debian's haproxy (deploy/); installed the same way when run as root.
+haproxy:
+	@if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's haproxy for the deployment tests..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy) \
+	      || echo "Could not install haproxy with apt-get." >&2; \
+	  else \
+	    echo "haproxy is missing: install it with 'sudo apt-get install haproxy' to run the deployment tests." >&2; \
+	  fi; \
+	fi
+
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
-test: dev-deps browser
+test: dev-deps browser haproxy
 	$(PY) -m pytest -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "No tests were collected: failing." >&2; exit 1; fi; \
 	exit $$rc
