@@ -136,6 +136,8 @@ def bench_server(reps: int, tokenizer) -> list[dict]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
+    from services import bytecache
+
     for name in list(logging.root.manager.loggerDict):      # bare-mode warnings of st.cache_data.clear()
         if name.startswith("streamlit"):
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -167,6 +169,7 @@ def bench_server(reps: int, tokenizer) -> list[dict]:
             cold, warm, notes = [], [], ""
             for rep in range(reps):
                 st.cache_data.clear()
+                bytecache.clear()
                 at = fresh(page, make(100 + rep))
                 cold.append(timed_run(at))
                 warm.append(timed_run(at))
