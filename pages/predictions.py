@@ -176,9 +176,9 @@ if made is not None:
               "position limit": "it reached the last position the model can read"}[made.stopped]
     repeats = ("" if np.isnan(made.repeated_trigrams) else
                f" {made.repeated_trigrams:.0%} of the new 3-grams (runs of three tokens) repeat earlier ones.")
-    st.caption(f"Decoding: {made.decoding}. It stopped because {ending}.{repeats}")
-    if view.decoder == state.BUNDLED:
-        st.caption(SMALL_MODELS)
+    st.caption(f"Decoding: {made.decoding}. It stopped because {ending}.{repeats}"
+               + (" The bundled decoder is small (see part 1); gpt2 from the hub writes far better."
+                  if view.decoder == state.BUNDLED else ""))
     if not made.steps:
         st.info("The decoder's first choice was to end the text, so there is nothing to step through; "
                 "try a sentence without a final full stop, for example 'Once upon a time'.")
