@@ -93,7 +93,9 @@ def check_against_transformers(model: Any, sentence_a: str, sentence_b: str = ""
         mine = ours.trace[f"blocks.{layer}.attn.pattern"]
         rows.append((f"layer {layer} attention", _largest(mine[..., :n, :n], reference[..., :n, :n])))
     if model.has_lm_head and getattr(theirs, "logits", None) is not None:
-        rows.append(("logits", _largest(ours.logits[:, :n], theirs.logits[:, :n])))
+        # logits are tens in size: their difference is compared relative to the largest logit (float32 rounding)
+        scale = max(1.0, float(theirs.logits[:, :n].abs().max()))
+        rows.append(("logits (relative)", _largest(ours.logits[:, :n], theirs.logits[:, :n]) / scale))
     return ReferenceCheck(reference=type(twin).__name__, rows=tuple(rows), n_tokens=n)
 
 

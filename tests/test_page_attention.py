@@ -210,7 +210,7 @@ def test_the_check_button_prints_the_largest_difference():
     assert_clean(at)
     assert "Every number agrees to within 1e-05" in texts(at.markdown)
     table = at.dataframe[0].value
-    assert list(table["compared"]) == [f"layer {i} attention" for i in range(6)] + ["logits"]
+    assert list(table["compared"]) == [f"layer {i} attention" for i in range(6)] + ["logits (relative)"]
     tiny = run_app(**TINY)
     tiny.checkbox(key="att_check").check().run()
     assert not tiny.exception and "built in memory" in texts(tiny.info)
