@@ -23,31 +23,28 @@ dev-deps: $(VENV)/.dev-deps
 run: deps
 	$(PY) -m services.server
 
-# The browser tests drive Debian's Chromium (Playwright's own download cannot work offline).
-# As root, a missing chromium is installed; otherwise this says how. Without it the
-# browser tests skip, except under CI=true, where they fail.
-browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
+# Debian packages the tests need: $(1) the package, $(2) the file it installs, $(3) what it is for.
+# As root a missing one is installed with apt-get; otherwise this says how. Without them those tests
+# skip, except under CI=true, where they fail.
+define debian_package
+	@if [ ! -x $(2) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's chromium for the browser tests..."; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-	      || echo "Could not install chromium with apt-get." >&2; \
+	    echo "Installing Debian's $(1) for the $(3)..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1)) \
+	      || echo "Could not install $(1) with apt-get." >&2; \
 	  else \
-	    echo "Chromium is missing: install it with 'sudo apt-get install chromium' to run the browser tests." >&2; \
+	    echo "$(1) is missing: install it with 'sudo apt-get install $(1)' to run the $(3)." >&2; \
 	  fi; \
 	fi
+endef
 
-# The school deployment's tests start Debian's haproxy (deploy/); installed the same way when run as root.
+# The browser tests drive Debian's Chromium (Playwright's own download cannot work offline).
+browser:
+	$(call debian_package,chromium,/usr/bin/chromium,browser tests)
+
+# The school deployment's tests start Debian's haproxy (deploy/).
 haproxy:
-	@if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's haproxy for the deployment tests..."; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy) \
-	      || echo "Could not install haproxy with apt-get." >&2; \
-	  else \
-	    echo "haproxy is missing: install it with 'sudo apt-get install haproxy' to run the deployment tests." >&2; \
-	  fi; \
-	fi
+	$(call debian_package,haproxy,/usr/sbin/haproxy,deployment tests)
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: dev-deps browser haproxy
