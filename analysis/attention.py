@@ -213,10 +213,9 @@ def point_head(run: AttentionRun, query_word: str, key_word: str) -> tuple[int, 
     if where is None:
         return None
     q, k = where
-    keep = keep_positions(run.tokens)
+    keep = list(keep_positions(run.tokens))
     if q not in keep or k not in keep:
         return None
-    rows = run.pattern[..., q, :][..., keep]                       # [layer, head, kept key]
-    weight = rows[..., list(keep).index(k)] / np.maximum(rows.sum(-1), 1e-12)
+    weight = restrict(run.pattern, np.array(keep))[..., keep.index(q), keep.index(k)]    # [layer, head]
     layer, head, value = ranked_heads(weight, top=1)[0]
     return layer, head, value, q, k

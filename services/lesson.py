@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from .params import PARAMS
-from .state import FORCED, MAX_URL_TEXT, set_param
+from .state import MAX_URL_TEXT, preset
 
 VIEWS = "_lesson_views"     # session key: the lesson being built, a list of view dicts
 VERSION = 1
@@ -82,9 +82,7 @@ def from_link_value(value: str, pages: set[str]) -> list[dict]:
 
 def open_view(view: dict) -> None:
     """Make ``view`` the one in view (from a callback): its parameters for the widgets, then its page."""
-    st.session_state[FORCED] = dict(view["params"])
-    for name, value in view["params"].items():
-        set_param(name, value)
+    preset(view["params"])
     st.session_state["_lesson_page"] = view["page"]
 
 

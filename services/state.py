@@ -165,6 +165,14 @@ def forget(names: Sequence[str], widget_suffixes: Sequence[str] = ()) -> None:
         del st.session_state[key]
 
 
+def preset(values: dict[str, Any]) -> None:
+    """Make ``values`` the view (a tour step's options, a lesson's view): kept, in the URL, and taken once by
+    their widgets on the next drawing, whatever those held (call from a callback or before the widgets)."""
+    st.session_state[FORCED] = dict(values)
+    for name, value in values.items():
+        set_param(name, value)
+
+
 def set_param(name: str, value: Any, widget_key: str | None = None) -> None:
     """Change view-state ``name`` (URL and session copy), and its widget when given.
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from .state import FORCED, param_value, set_param
+from .state import param_value, preset, set_param
 
 APPLIED = "_tour_applied"   # session key: the (tour, step) whose presets were applied
 
@@ -214,9 +214,7 @@ def show(pages: dict[str, Any], current_title: str) -> None:
     step = tour.steps[index]
     if st.session_state.get(APPLIED) != (name, index):
         st.session_state[APPLIED] = (name, index)
-        st.session_state[FORCED] = dict(step.presets)
-        for param, value in step.presets.items():
-            set_param(param, value)
+        preset(step.presets)
         set_param("step", index + 1)
         if step.page != current_title:
             st.switch_page(pages[step.page])
