@@ -34,6 +34,11 @@ starts as the identity and its LayerNorm as (1, 0), so at step 0 the logits
 are the dot products of the last hidden state with the word embeddings; the
 output bias starts as the log unigram frequency of the training tokens.
 
+`--init shipped` starts a new run from the shipped files (the package plus
+model_core/bundled/encoder/mlm_head.safetensors, fp16 widened to fp32) instead
+of the package with a fresh head, with a fresh optimizer and warmup: the way a
+later session continues the shipped encoder (it needs `--layers 6`, as shipped).
+
 Training examples pack corpus lines as `[CLS] a [SEP] b [SEP] ...` up to
 `--seq-len` tokens. Everything is seeded; the random state is checkpointed,
 so a resumed run continues the same stream. Logs: runs/encoder/<name>/log.csv.
@@ -41,6 +46,7 @@ so a resumed run continues the same stream. Logs: runs/encoder/<name>/log.csv.
 Usage:
   .venv/bin/python scripts/train_encoder_mlm.py --name l4 --layers 4 --minutes 60
   .venv/bin/python scripts/train_encoder_mlm.py --name l4 --resume --minutes 30
+  .venv/bin/python scripts/train_encoder_mlm.py --name more --init shipped --layers 6 --seed 1 --minutes 100
 """
 
 import argparse
@@ -54,7 +60,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bundled_common import (CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, SEP_ID, CsvLog, Timer,  # noqa: E402
+from bundled_common import (BUNDLED_DIR, CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, SEP_ID, CsvLog, Timer,  # noqa: E402
                             add_run_options, corpus_lines, load_package_bert_state, load_tokenizer,
                             note_invocation, open_run, package_model_dir, save_checkpoint, tokenized_corpus,
                             training_loop)
@@ -98,6 +104,18 @@ def build_model(finetuned_layers: int, head_init: str, unigram_log_prob: torch.T
             trained |= name.startswith(f"bert.encoder.layer.{i}.")
         param.requires_grad = trained
     return model, missing, unexpected
+
+
+def load_shipped(model) -> None:
+    """Copy the shipped delta (fine-tuned layers and MLM head, fp16) over the package weights in `model`."""
+    from safetensors.torch import load_file
+
+    state = {k: v.float() for k, v in load_file(str(BUNDLED_DIR / "encoder" / "mlm_head.safetensors")).items()}
+    result = model.load_state_dict(state, strict=False)
+    assert not result.unexpected_keys, result.unexpected_keys
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trained <= set(state) | {"cls.predictions.decoder.bias"}, sorted(trained - set(state))
+    model.tie_weights()
 
 
 def unigram_log_prob(train: list[np.ndarray], vocab_size: int) -> torch.Tensor:
@@ -286,11 +304,13 @@ def main() -> None:
                         help="sampling weight of Ding's everyday example sentences; may change on resume")
     parser.add_argument("--masking", choices=["word", "token"], default="word",
                         help="whole words with every occurrence in the row (default), or BERT's per-token rule")
+    parser.add_argument("--init", choices=["package", "shipped"], default="package",
+                        help="start from the package with a fresh head, or from the shipped fine-tuned files")
     add_run_options(parser, eval_every=200)
     args = parser.parse_args()
 
     run_dir, ckpt_path, ckpt = open_run(
-        args, "encoder", ("layers", "batch_size", "seq_len", "lr", "head_lr", "warmup", "head_init", "seed", "masking"))
+        args, "encoder", ("layers", "batch_size", "seq_len", "lr", "head_lr", "warmup", "head_init", "seed", "masking", "init"))
 
     torch.manual_seed(args.seed)
     train = tokenized_corpus("train")
@@ -298,6 +318,8 @@ def main() -> None:
     cumulative = line_weights(corpus_lines("train"), args.gloss_weight, args.ding_weight)
     vocab_size = 30522
     model, missing, unexpected = build_model(args.layers, args.head_init, unigram_log_prob(train, vocab_size))
+    if args.init == "shipped" and ckpt is None:
+        load_shipped(model)
     print(f"missing keys (trained here): {missing}")
     print(f"unexpected keys (ignored): {unexpected}")
     head_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("cls.")]

@@ -116,7 +116,10 @@ def sidebar(page: str, pages: dict[str, Any]) -> None:
             lesson[:] = from_link_value(packed, set(pages))
         except LessonError as err:
             st.warning(str(err))
-    with st.expander(f"Lesson ({len(lesson)} views)"):
+    # The label stays the same as views are added: a new label is a new expander, which opens closed.
+    with st.expander("Lesson: views to show in class"):
+        st.caption(f"{len(lesson)} of {MAX_VIEWS} views" if lesson else
+                   "Collect views as you go: each keeps its page, sentence and options, with a note.")
         st.text_input("Note for this view", key="lesson_note", max_chars=MAX_NOTE,
                       placeholder="what to say or ask here")
         st.button("Add this view", key="lesson_add", disabled=len(lesson) >= MAX_VIEWS, on_click=add, args=(page,))
@@ -133,13 +136,20 @@ def sidebar(page: str, pages: dict[str, Any]) -> None:
             link = to_link_value(lesson)
             st.caption("As a link: add ?lesson=" + link + " to the app's address." if link else
                        "This lesson is too long for a link; share the file.")
-        upload = st.file_uploader("Open a lesson file", type=["json"], key="lesson_file")
-        if upload is not None and st.session_state.get("_lesson_file_seen") != upload.file_id:
-            st.session_state["_lesson_file_seen"] = upload.file_id
-            try:
-                lesson[:] = from_json(upload.getvalue(), set(pages))
-            except LessonError as err:
-                st.warning(str(err))
+        # read in the uploader's callback, before this run draws the list, so the list shows the file at once
+        st.file_uploader("Open a lesson file", type=["json"], key="lesson_file", on_change=_open_file, args=(set(pages),))
+        if "_lesson_file_error" in st.session_state:
+            st.warning(st.session_state.pop("_lesson_file_error"))
+
+
+def _open_file(pages: set[str]) -> None:
+    upload = st.session_state.get("lesson_file")
+    if upload is None:
+        return
+    try:
+        views()[:] = from_json(upload.getvalue(), pages)
+    except LessonError as err:
+        st.session_state["_lesson_file_error"] = str(err)
 
 
 def _plain(text: str) -> str:

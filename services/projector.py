@@ -46,6 +46,8 @@ def for_projector(fig: go.Figure) -> go.Figure:
     for key in [k for k in layout if k.startswith(("xaxis", "yaxis"))]:
         axis = layout[key]
         axis.setdefault("tickfont", {})
+        if axis.get("type") == "log" and "dtick" not in axis and "tickvals" not in axis:
+            axis["dtick"] = 1      # labels at powers of ten only: plotly draws the 2s and 5s between them smaller
         if isinstance(axis.get("title"), dict):
             axis["title"].setdefault("font", {})
     for annotation in layout.get("annotations", []):

@@ -322,6 +322,10 @@ def test_projector_mode_writes_every_figure_large_and_dark(page):
         for size, colour in _fonts(spec):
             assert isinstance(size, list) or size >= 16, (key, size)
             assert isinstance(colour, list) or colour in ("#111111", "white", "#ffffff"), (key, colour)
+        for name, axis in spec["layout"].items():
+            # plotly labels a log axis's 2s and 5s at three quarters of the tick font unless the ticks are given
+            if name.startswith(("xaxis", "yaxis")) and axis.get("type") == "log":
+                assert "dtick" in axis or "tickvals" in axis, (key, name)
         for trace in spec["data"]:
             if trace.get("type") == "scatter" and "lines" in str(trace.get("mode", "lines")):
                 width = trace["line"]["width"]

@@ -161,7 +161,9 @@ def scaling_figure(result: pd.DataFrame, n_keys: int) -> Chart:
                 line={"color": colour, "dash": dash},
                 hovertemplate=f"{label}<br>d_k %{{x}}<br>%{{y:.4g}}<extra></extra>", **axes,
             ))
-        layout[layout_axis(axes["xaxis"])].update(type="log", title=dict(text="d_k"))
+        d_k = result["d_k"].to_numpy()
+        layout[layout_axis(axes["xaxis"])].update(type="log", title=dict(text="d_k"), tickvals=d_k.tolist(),
+                                                  ticktext=[str(int(v)) for v in d_k])
     layout["yaxis"]["type"] = "log"
     layout["yaxis2"]["range"] = [0, 1.05]
     layout.update(title=dict(text="Scaling keeps the scores' spread, and softmax's gradients, the same for every d_k"),
