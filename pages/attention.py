@@ -54,13 +54,20 @@ found = analysis.point_head(run, *point) if point else None
 controls = st.columns(4)
 layer, head = ui.layer_head(info, "att", controls[:2], default=found[:2] if found else None)
 with controls[2]:
-    hide = state.url_widget(st.checkbox, "at_hide", "Hide [CLS]/[SEP]", key="att_hide",
+    # the point head is found with [CLS]/[SEP] hidden, so an example opens with them hidden
+    hide = state.url_widget(st.checkbox, "at_hide", "Hide [CLS]/[SEP]", key="att_hide", default=bool(found) or None,
                             help="Many heads park weight on [CLS] or [SEP] when they have nothing to do. "
                             "Hiding them and renormalising each row (so it sums to 1 again) shows how the rest "
                             "is shared.")
 with controls[3]:
     style = state.url_widget(st.radio, "at_view", "Show the head as", options=list(VIEW_LABELS),
                              format_func=VIEW_LABELS.get, horizontal=True, key="att_view")
+
+if found and (layer, head) == found[:2]:
+    st.caption(f"This example opens on layer {layer}, head {head}: with [CLS]/[SEP] hidden, "
+               f"'{ui.escape_markdown(tokens[found[3]])}' gives {found[2]:.2f} of its weight to "
+               f"'{ui.escape_markdown(tokens[found[4]])}', more than in any other head (the head finder below ranks "
+               "them all).")
 
 pattern = run.pattern  # [layer, head, query_pos, key_pos]
 segments = list(run.segments) if view.has_pair and family == "encoder" else None

@@ -22,8 +22,10 @@ def test_renders_on_the_bundled_encoder():
     keys = " ".join(charts(at))
     for key in ("att_grid", "fig_att_head", "att_soft", "att_hard", "att_sum_mean", "att_sum_max", "att_sum_rollout"):
         assert key in keys
+    # The default example opens with [CLS]/[SEP] hidden (its point head is found that way), each token its number.
+    assert at.checkbox(key="att_hide").value and at.query_params["at_hide"] in ("1", "true")
     tokens = chart(at, "fig_att_head")["layout"]["yaxis"]["ticktext"]
-    assert tokens[0] == "00 [CLS]" and tokens[-1].endswith("[SEP]")
+    assert tokens[0] == "01 the" and tokens[-1].endswith("14 .")
     n = len(tokens)
     # 6 layers x 12 heads of the bundled MiniLM, tiled with one gap between tiles.
     assert z_of(chart(at, "att_grid")).shape == (6 * (n + 1) - 1, 12 * (n + 1) - 1)
@@ -36,7 +38,12 @@ def test_renders_on_the_bundled_encoder():
     run = analysis.attention_run(models.load("encoder", state.BUNDLED), state.DEFAULT_SENTENCE)
     layer, head, weight, q, k = analysis.point_head(run, "it", "animal")
     assert (at.query_params["layer"], at.query_params["head"]) == (str(layer), str(head)) and weight > 0.3
-    assert at.selectbox(key="w_at_fq").value == q and at.selectbox(key="w_at_fk").value == k
+    finder_q, finder_k = at.selectbox(key="w_at_fq"), at.selectbox(key="w_at_fk")   # indices among the drawn
+    assert finder_q.options[finder_q.value] == f"{q:02d} it" and finder_k.options[finder_k.value] == f"{k:02d} animal"
+    assert any(f"gives {weight:.2f} of its weight to 'animal'" in c.value for c in at.caption)
+    hidden = at.checkbox(key="att_hide").uncheck().run()      # the user's choice wins over the example's
+    assert not hidden.checkbox(key="att_hide").value
+    assert chart(hidden, "fig_att_head")["layout"]["yaxis"]["ticktext"][0] == "00 [CLS]"
 
 
 def test_head_finder_ranks_every_head_and_follows_the_choice():

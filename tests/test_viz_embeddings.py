@@ -137,3 +137,13 @@ def test_tokens_that_look_like_html_are_escaped_for_plotly():
     assert list(bars.table.index[1:3]) == ["01 <b>", "02 &"]
     strip = ve.segments_figure([("x", tokens, [0, 0, 0, 0], [True, False, False, True])]).figure.to_dict()
     assert strip["data"][0]["text"][1] == "&lt;b&gt;"
+
+
+def test_segment_strip_staggers_long_neighbouring_words_and_keeps_short_ones_in_line():
+    words = "the animal didn ' t cross the street because it was too tired .".split()
+    long = ve.segments_figure([("input", words, [0] * len(words), [False] * len(words))]).figure.to_dict()
+    heights = list(plotly_array(long["data"][0]["y"]))
+    assert heights[7] != heights[8]                  # "street" and "because" at different heights
+    assert heights[7] == heights[9]                  # every other box back on the same line
+    short = ve.segments_figure([("input", ["a", "b", "c"], [0, 0, 0], [False] * 3)]).figure.to_dict()
+    assert len(set(plotly_array(short["data"][0]["y"]).tolist())) == 1

@@ -63,7 +63,8 @@ def test_masked_cells_are_gaps_drawn_grey_with_a_legend():
     assert masked_panel["zmin"] > -1e3
     grey = [s for s in fig.to_dict()["layout"]["shapes"] if s.get("fillcolor") == MASKED_COLOUR]
     assert grey and grey[0]["xref"] == "x3 domain"
-    assert any(t.get("name") == "masked (not allowed)" for t in fig.to_dict()["data"])
+    keys = [t for t in fig.to_dict()["data"] if t.get("name") == "masked (not allowed)"]
+    assert [t.get("showlegend", True) for t in keys].count(True) == 1     # one legend entry for all panels
 
 
 def test_no_legend_when_nothing_is_masked():

@@ -17,7 +17,7 @@ def test_heads_grid_tiles_every_head_with_click_markers():
     p = random_patterns(layers=2, heads=3)
     fig = vo.heads_grid(p, TOKENS, 1, selected=(1, 2)).figure
     data = fig.to_dict()["data"]
-    assert [t["type"] for t in data] == ["heatmap", "scatter", "scatter"]   # tiles, corner marks, click targets
+    assert [t["type"] for t in data] == ["heatmap", "scatter"]   # the tiles, and one click target per tile
     z = plotly_array(data[0]["z"])
     assert z.shape == (2 * 7 - 1, 3 * 7 - 1)  # tiles of 6 plus one NaN gap
     np.testing.assert_allclose(z[7:13, 14:20], p[1, 2], rtol=1e-6)
@@ -85,7 +85,7 @@ def test_head_scores_figure_is_a_grid_of_clickable_heads():
 def test_every_tile_is_one_large_click_target():
     patterns = np.full((2, 3, 4, 4), 0.25)
     data = vo.heads_grid(patterns, ["a", "b", "c", "d"], 1).figure.to_dict()["data"]
-    targets = data[2]
+    targets = data[1]
     assert [list(c) for c in targets["customdata"]] == [[l, h] for l in range(2) for h in range(3)]
     assert targets["marker"]["color"] == "rgba(0,0,0,0)" and targets["marker"]["size"] >= 40
     assert targets["x"][0].startswith("head 0 · key 02") and targets["y"][0].startswith("layer 0 · query 02")

@@ -44,8 +44,8 @@ def test_cross_grid_has_one_tile_per_head_and_caps_long_inputs():
     heatmaps = [t for t in chart.figure.to_dict()["data"] if t["type"] == "heatmap"]
     assert len(heatmaps) == 6
     np.testing.assert_allclose(plotly_array(heatmaps[5]["z"]), cross[1, 2])
-    corners = [t for t in chart.figure.to_dict()["data"] if t["type"] == "scatter" and t["name"] == "heads"]
-    assert [list(t["customdata"][0]) for t in corners] == [[l, h] for l in range(2) for h in range(3)]
+    outlined = chart.figure.to_dict()["layout"]["shapes"]                   # the selected head, L1 H2
+    assert [(s["xref"], s["yref"]) for s in outlined] == [("x6 domain", "y6 domain")]
     tiles = [t for t in chart.figure.to_dict()["data"] if t["type"] == "scatter" and t["name"] == "tiles"]
     assert [list(t["customdata"][0]) for t in tiles] == [[l, h] for l in range(2) for h in range(3)]
     assert all(t["marker"]["color"] == "rgba(0,0,0,0)" for t in tiles)     # the whole tile is a click target

@@ -123,6 +123,23 @@ def dims_figure(tokens: Sequence[str], parts: Mapping[str, np.ndarray], dims: Se
     return Chart(figure(data, layout), table)
 
 
+# Room for a strip's text: about this many pixels of plot width in the page's column (the legend takes the
+# rest), and 7.5 pixels a character of the 13 px labels.
+STRIP_PIXELS, CHAR_PIXELS = 600, 7.5
+
+
+def _zigzag(tokens: Sequence[str]) -> list[float]:
+    """Vertical offsets of a strip's boxes: alternately up and down when two neighbouring words would run
+    together ("street" "because" side by side), all 0 when every pair fits its slots."""
+    if not tokens:
+        return []
+    slot = STRIP_PIXELS / len(tokens)
+    widths = [len(t) * CHAR_PIXELS for t in tokens]
+    if all((a + b) / 2 + 4 <= slot for a, b in zip(widths, widths[1:])):
+        return [0.0] * len(tokens)
+    return [0.22 if i % 2 else -0.12 for i in range(len(tokens))]
+
+
 def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int], Sequence[bool]]],
                     title: str = "Tokens, with the segment id of each under it") -> Chart:
     """Token strips, one per (title, tokens, segment ids, special flags): cells coloured by segment, ids under.
@@ -140,11 +157,12 @@ def segments_figure(rows: Sequence[tuple[str, Sequence[str], Sequence[int], Sequ
         if len(tokens) != len(special):
             raise ValueError(f"{row_title}: {len(tokens)} tokens, while number of special flags is {len(special)}")
         y = -2.0 * r
+        lift = _zigzag(tokens)
         for seg in sorted(set(int(s) for s in segment_ids)):
             where = [i for i, s in enumerate(segment_ids) if int(s) == seg]
             colour = SEGMENT_COLOURS[seg % len(SEGMENT_COLOURS)]
             data.append(dict(
-                type="scatter", x=where, y=[y] * len(where), name=f"segment {seg}",
+                type="scatter", x=where, y=[y + lift[i] for i in where], name=f"segment {seg}",
                 mode="markers+text" if len(tokens) <= MAX_POINT_LABELS else "markers",   # long: tokens on hover
                 legendgroup=f"segment {seg}", showlegend=seg not in shown_segments,
                 marker=dict(symbol=["diamond" if special[i] else "square" for i in where], size=28, color=colour,

@@ -96,7 +96,9 @@ def steps_figure(steps: dict, tokens: Sequence[str], allowed: np.ndarray, *, hei
             layout.setdefault("shapes", []).append(
                 dict(type="rect", xref=f"x{i + 1} domain", yref=f"y{i + 1} domain", x0=0, x1=1, y0=0, y1=1,
                      fillcolor=MASKED_COLOUR, line=dict(width=0), layer="below"))
+            legend_drawn = any(t.get("name") == "masked (not allowed)" for t in data)
             data.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="masked (not allowed)",
+                             legendgroup="masked", showlegend=not legend_drawn,    # one key for every panel
                              marker=dict(symbol="square", size=12, color=MASKED_COLOUR,
                                          line=dict(color="#636363", width=1)), **axes))
     layout["yaxis"].update(tickmode="array", tickvals=xl, ticktext=xl)  # only the first panel labels the rows

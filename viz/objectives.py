@@ -11,7 +11,7 @@ import pandas as pd
 
 from viz.common import LINE_COLOURS, Chart, colorscale, figure, plot_text, subplot_axes, subplots_layout, token_labels
 from viz.heatmap import axis_ticks
-from viz.predictions import action_strips
+from viz.predictions import STRIP_LEGEND, STRIP_TOP_MARGIN, action_strips
 
 
 def epochs_figure(tokens: Sequence[str], epochs: Sequence[Sequence[str]], *, title: str = "",
@@ -34,8 +34,9 @@ def epochs_figure(tokens: Sequence[str], epochs: Sequence[Sequence[str]], *, tit
     if vertical:
         epoch_axis.update(tickvals=list(range(n)), side="top")
         pos_axis.update(autorange=None, range=[len(tokens) - 0.3, -0.7])
-    layout = dict(title=dict(text=title), legend={"orientation": "h", "y": -0.25 if not vertical else -0.05},
-                  height=(140 + 26 * len(tokens)) if vertical else 150 + 48 * n, margin=dict(l=10, r=10, t=50, b=10),
+    layout = dict(title=dict(text=title), legend={"orientation": "h", "y": -0.05} if vertical else STRIP_LEGEND,
+                  height=(140 + 26 * len(tokens)) if vertical else 190 + 48 * n,
+                  margin=dict(l=10, r=10, t=50 if vertical else STRIP_TOP_MARGIN, b=10),
                   xaxis=epoch_axis if vertical else pos_axis, yaxis=pos_axis if vertical else epoch_axis)
     table = pd.DataFrame([list(a) for a in epochs], index=pd.Index([r[0] for r in rows], name="epoch"), columns=labels)
     return Chart(figure(data, layout), table)

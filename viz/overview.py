@@ -1,4 +1,4 @@
-"""Every layer and head at a glance: one mosaic of small attention tiles with a clickable marker per head,
+"""Every layer and head at a glance: one mosaic of small attention tiles, each a click target for its head,
 and one score per head (the head finder) as a grid of clickable squares.
 
 The pattern comes in already shrunk (``analysis.downsample(pattern, MAX_TILE, how="mass")``) as
@@ -26,8 +26,8 @@ def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
     ``small`` is the [layer, head, query_pos, key_pos] pattern shrunk in ``block`` x ``block``
     blocks (block 1: every token); ``tokens`` are the tokens before shrinking. The heads are
     tiled into one heatmap (rows = layers, columns = heads, NaN gaps between tiles), plus one
-    clickable marker per tile (trace 1, ``customdata`` = [layer, head]); ``selected`` (layer,
-    head) is outlined. The colour bar spans 0..``zmax`` (None: 0..the largest weight shown). ``follow``
+    invisible click target as large as each tile (trace 1, ``customdata`` = [layer, head]); ``selected``
+    (layer, head) is outlined. The colour bar spans 0..``zmax`` (None: 0..the largest weight shown). ``follow``
     (a token position) outlines that token's row (as query) and column (as key) in every tile.
 
     Table: a row per (layer, head, query), a column per key (or key block), named by tokens
@@ -50,8 +50,7 @@ def heads_grid(small: np.ndarray, tokens: Sequence[str], block: int, *,
     mosaic = dict(type="heatmap", z=tiles, x=cols, y=rows, zmin=0.0, zmax=top,
                   colorscale=colorscale(SEQUENTIAL), hovertemplate="%{y}<br>%{x}<br>weight %{z:.3f}<extra></extra>",
                   hoverongaps=False, colorbar=dict(title=dict(text="weight"), thickness=14))
-    data = [mosaic, _head_markers(rows, cols, n_layers, n_heads, n_k, selected),
-            _tile_targets(rows, cols, n_layers, n_heads, n_k)]
+    data = [mosaic, _tile_targets(rows, cols, n_layers, n_heads, n_k)]
     layout = _mosaic_layout(n_layers, n_heads, n_k, selected)
     if follow is not None and 0 <= follow // block < n_k:
         layout["shapes"] = layout.get("shapes", []) + follow_marks(follow // block, n_layers, n_heads, n_k)
@@ -91,19 +90,6 @@ def _mosaic(small: np.ndarray) -> np.ndarray:
         for head in range(n_heads):
             mosaic[layer * step: layer * step + tile, head * step: head * step + tile] = small[layer, head]
     return mosaic
-
-
-def _head_markers(rows: Sequence[str], cols: Sequence[str], n_layers: int, n_heads: int, tile: int,
-                  selected: tuple[int, int] | None) -> dict:
-    """One clickable square per head; markers sit on cells (the axes are categories), inside each tile's corner."""
-    step, corner = tile + 1, max(0, round(0.06 * tile - 0.5))
-    heads = [[layer, head] for layer in range(n_layers) for head in range(n_heads)]
-    colours = ["#E69F00" if selected == (l, h) else "white" for l, h in heads]
-    return dict(type="scatter", x=[cols[h * step + corner] for _, h in heads],
-                y=[rows[l * step + corner] for l, _ in heads], mode="markers", customdata=heads, name="heads",
-                marker=dict(size=9, symbol="square", color=colours, line=dict(color="#333", width=1)),
-                hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to open<extra></extra>",
-                showlegend=False)
 
 
 def _tile_targets(rows: Sequence[str], cols: Sequence[str], n_layers: int, n_heads: int, tile: int) -> dict:

@@ -75,6 +75,11 @@ def topk_figure(predictions: Sequence[Sequence[tuple[str, float]]], titles: Sequ
     return Chart(figure(data, layout), table)
 
 
+# The strips' legend sits between the title and the strips: below them it ran into the rotated position labels.
+STRIP_LEGEND = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}
+STRIP_TOP_MARGIN = 90
+
+
 def action_strips(rows: Sequence[tuple[str, Sequence[str], Sequence[str]]], labels: Sequence[str],
                   vertical: bool = False) -> list[dict]:
     """Rows of squares, one per position, coloured by what the masking did there (ACTION_COLOURS).
@@ -121,8 +126,8 @@ def masking_figure(tokens: Sequence[str], input_tokens: Sequence[str], actions: 
     data = action_strips((("sentence", tokens, actions), ("model input", input_tokens, actions)), labels)
     tick_positions, tick_texts = axis_ticks(labels)    # every token, or every k-th of a long input
     layout = dict(
-        title=dict(text="BERT masking: chosen positions and what the model sees"), height=260,
-        legend={"orientation": "h", "y": -0.35},
+        title=dict(text="BERT masking: chosen positions and what the model sees"), height=300,
+        legend=STRIP_LEGEND, margin=dict(t=STRIP_TOP_MARGIN),
         yaxis=dict(tickvals=[1.0, 0.0], ticktext=["sentence", "model input"], range=[-0.6, 1.6], showgrid=False),
         xaxis=dict(title=dict(text="pos"), range=[-0.7, len(tokens) - 0.3], tickvals=tick_positions,
                    ticktext=tick_texts),

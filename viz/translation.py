@@ -79,18 +79,16 @@ def cross_grid(cross: np.ndarray, source_tokens: Sequence[str], produced: Sequen
                              hovertemplate=(f"layer {layer} head {head}<br>target %{{customdata[0]}}<br>"
                                             "source %{customdata[1]}<br>weight %{z:.3f}<extra></extra>"),
                              colorbar=dict(title=dict(text="weight"), thickness=12), **axes))
-            # A clickable square in the tile's corner opens the head (customdata = [layer, head]).
-            data.append(dict(type="scatter", x=[0], y=[0], mode="markers", customdata=[[layer, head]],
-                             marker=dict(size=10, symbol="square", line=dict(color="#333", width=1),
-                                         color="#E69F00" if (layer, head) == selected else "white"),
-                             hovertemplate=f"layer {layer}, head {head}<br>click to open<extra></extra>",
-                             showlegend=False, name="heads", **axes))
-            # and an invisible square as large as the tile, so a click anywhere on it opens the head too
+            # an invisible square as large as the tile: a click anywhere on it opens the head
             data.append(dict(type="scatter", x=[(s_shown - 1) / 2], y=[(t_shown - 1) / 2], mode="markers",
                              customdata=[[layer, head]], marker=dict(size=150, symbol="square",
                                                                      color="rgba(0,0,0,0)", line=dict(width=0)),
                              hovertemplate=f"layer {layer}, head {head}<br>click to open<extra></extra>",
                              showlegend=False, name="tiles", **axes))
+            if (layer, head) == selected:
+                layout.setdefault("shapes", []).append(dict(
+                    type="rect", xref=f"{axes['xaxis']} domain", yref=f"{axes['yaxis']} domain",
+                    x0=0, x1=1, y0=0, y1=1, line=dict(color="#E69F00", width=3)))
             layout[layout_axis(axes["xaxis"])].update(showticklabels=False, showgrid=False, zeroline=False)
             layout[layout_axis(axes["yaxis"])].update(showticklabels=False, showgrid=False, zeroline=False,
                                                       autorange="reversed")
