@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from services.server import ADDRESS, AppServer, free_port
@@ -86,31 +87,40 @@ class School:
         if answer.strip():
             raise RuntimeError(f"haproxy refused '{state}' for r{index}: {answer.strip()}")
 
-    def sessions(self, index: int) -> int:
-        """The connections replica ``index`` holds now (from ``show stat``)."""
+    def sessions(self, index: int, column: str = "scur") -> int:
+        """The connections replica ``index`` holds now (from ``show stat``; ``column="stot"``: all it has had)."""
         lines = self.command("show stat").splitlines()
         header = lines[0].lstrip("# ").split(",")
         for line in lines[1:]:
             cells = dict(zip(header, line.split(",")))
             if cells.get("pxname") == BACKEND and cells.get("svname") == f"r{index}":
-                return int(cells.get("scur") or 0)
+                return int(cells.get(column) or 0)
         raise KeyError(f"r{index}")
 
-    def restart(self, index: int, drain_s: float = 30.0) -> None:
-        """Drain replica ``index`` (at most ``drain_s`` seconds), stop it, start it on the same port, ready it."""
+    def restart(self, index: int, drain_s: float = 30.0, warm: Callable[[AppServer], None] | None = None) -> None:
+        """Drain replica ``index`` (at most ``drain_s`` seconds), take it out, stop it, start it on the same port,
+        and put it back.
+
+        Draining sends no new student there; a student's open websocket stays until the replica stops (a lesson
+        outlasts any drain). Before the stop the replica goes to maintenance, where HAProxy no longer honours its
+        cookie, so its students' reconnects go straight to the other replicas instead of waiting for it.
+        ``warm`` (given the restarted server) runs before it is put back, so no student waits for its models."""
         self.set_state(index, "drain")
         deadline = time.monotonic() + drain_s
         while time.monotonic() < deadline and self.sessions(index) > 0:
             time.sleep(0.5)
+        self.set_state(index, "maint")
         server = self.servers[index]
         server.stop()
         server.start()
+        if warm is not None:
+            warm(server)
         self.set_state(index, "ready")
 
-    def rolling_restart(self, drain_s: float = 30.0) -> None:
+    def rolling_restart(self, drain_s: float = 30.0, warm: Callable[[AppServer], None] | None = None) -> None:
         """Every replica restarted, one at a time: the others keep serving, so no student loses the app."""
         for index in range(len(self.servers)):
-            self.restart(index, drain_s)
+            self.restart(index, drain_s, warm)
 
     def stop(self) -> None:
         if self.balancer is not None and self.balancer.poll() is None:

@@ -79,6 +79,34 @@ def leave_legacy_pages_mode() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+    # Many sessions at once on a fresh server (a replica restarted mid-lesson, its students reconnecting): a run
+    # that began in the legacy mode before another session left it finds the flag already cleared. It still runs
+    # without app.py, so it reruns too; once per session at most, so a mistake here cannot loop.
+    if outside_the_frame():
+        if not st.session_state.get("_reran_into_frame"):
+            st.session_state["_reran_into_frame"] = True
+            st.rerun()
+    else:
+        st.session_state.pop("_reran_into_frame", None)
+
+
+def outside_the_frame() -> bool:
+    """True when this run serves ``app.py`` but was started on a page script alone (no app.py in the stack)."""
+    import os
+    import sys
+
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    main = os.path.abspath(getattr(ctx, "main_script_path", "") or "")
+    if os.path.basename(main) != "app.py":
+        return False                       # no run, or a page run on its own (tests)
+    frame = sys._getframe(1)
+    while frame is not None:
+        if os.path.abspath(frame.f_code.co_filename) == main:
+            return False
+        frame = frame.f_back
+    return True
 
 
 def view() -> View:

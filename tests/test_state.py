@@ -65,3 +65,24 @@ def test_the_predictions_page_starts_with_the_default_decoding():
             state.PARAMS["pr_topp"].default if state.PARAMS["pr_topp"].default < 1 else None,
             state.PARAMS["pr_rep"].default, state.PARAMS["pr_gseed"].default)
     assert page == (d.strategy, d.temperature, d.top_k, d.top_p, d.no_repeat_ngram, d.seed)
+
+
+def test_a_page_run_started_without_the_frame_is_caught(monkeypatch):
+    """Many students reconnecting to a restarted replica at once: a run that began on a page script alone
+    (Streamlit's legacy pages/ mode) after another session cleared the flag must still rerun through app.py."""
+    import types
+
+    import streamlit.runtime.scriptrunner as scriptrunner
+
+    from services import state
+
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    monkeypatch.setattr(scriptrunner, "get_script_run_ctx", lambda: types.SimpleNamespace(main_script_path=str(app)))
+    assert state.outside_the_frame()                     # called from here: no app.py in the stack
+    framed: dict = {}
+    exec(compile("framed['outside'] = outside_the_frame()", str(app), "exec"),
+         {"outside_the_frame": state.outside_the_frame, "framed": framed})
+    assert framed["outside"] is False                    # called from code running as app.py
+    page_alone = types.SimpleNamespace(main_script_path=str(app.parent / "pages" / "masks.py"))
+    monkeypatch.setattr(scriptrunner, "get_script_run_ctx", lambda: page_alone)
+    assert not state.outside_the_frame()                 # a page tested on its own serves no app.py
