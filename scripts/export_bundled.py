@@ -20,6 +20,7 @@ import argparse
 import csv
 import json
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -152,9 +153,41 @@ def figures_block(figures: dict) -> str:
 
 
 def previous() -> dict:
-    """The figures of the files these replace, measured on the same corpus before the export (runs/previous_eval.json)."""
+    """The figures of the files these replace, measured on the same corpus before the export (runs/previous_eval.json),
+    else the figures their own cards record (read before the export overwrites them; see shipped_cards)."""
     path = ROOT / "runs" / "previous_eval.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return json.loads(path.read_text()) if path.exists() else dict(SHIPPED_FIGURES)
+
+
+SHIPPED_FIGURES: dict = {}     # the replaced cards' `name = value` lines
+SHIPPED_TRAINING: dict = {}    # family -> the replaced card's "## Training" section
+
+
+def shipped_cards() -> None:
+    """Read the cards of the files about to be replaced: their figures, and their training sections (a run that
+    started from the shipped weights carries its predecessors' training in its own card)."""
+    for family in ("encoder", "decoder"):
+        path = BUNDLED_DIR / family / "MODEL_CARD.md"
+        if not path.exists():
+            continue
+        text = path.read_text()
+        for block in re.findall(r"```text\n(.*?)```", text, flags=re.S):
+            for name, value in re.findall(r"^(\w+) = ([0-9.]+)$", block, flags=re.M):
+                SHIPPED_FIGURES[name] = float(value)
+        default = re.search(r"default decoding: share of repeated 3-grams \|[^|]*\| \*\*(\d+)%", text)
+        if default:
+            SHIPPED_FIGURES["repeat_3gram_default"] = int(default.group(1)) / 100
+        section = re.search(r"^## Training.*?\n(.*?)(?=^## )", text, flags=re.S | re.M)
+        if section:
+            SHIPPED_TRAINING[family] = section.group(1).strip().replace("\n### ", "\n#### ")
+
+
+def earlier(family: str, args: dict) -> str:
+    """The training of the weights a run started from, when it started from the shipped files."""
+    if args.get("init") != "shipped" or family not in SHIPPED_TRAINING:
+        return ""
+    return ("\n### The weights this training started from (the release it replaces)\n"
+            + SHIPPED_TRAINING[family] + "\n")
 
 
 def before_after(rows: list[tuple[str, str, float, str]], old: dict, now: dict) -> str:
@@ -217,7 +250,7 @@ with the project's own MLM head and fine-tuned layers from `mlm_head.safetensors
 - Objective: {MASKING[args.get("masking", "token")]}. Of the chosen positions 80% become [MASK], 10% a random token,
   10% stay unchanged; cross entropy on the chosen positions only. Training rows pack randomly drawn corpus lines as
   `[CLS] a [SEP] b [SEP] ...` up to {args["seq_len"]} tokens, batch {args["batch_size"]} rows.
-- Start: the package's weights; head dense = identity, LayerNorm = (1, 0), output bias = log unigram frequency.
+- Start: {"the shipped files of the previous release (their training is quoted below), with a fresh optimizer and warmup" if args.get("init") == "shipped" else "the package's weights; head dense = identity, LayerNorm = (1, 0), output bias = log unigram frequency"}.
 - AdamW (betas 0.9/0.98, weight decay 0.01), peak LR {args["lr"]} for the layers and {args["head_lr"]} for the head,
   {args["warmup"]} warmup steps then cosine decay to 10% (schedule of {ckpt["total_steps"]} steps), gradient clip 1.0,
   no dropout, seed {args["seed"]}.
@@ -228,7 +261,7 @@ with the project's own MLM head and fine-tuned layers from `mlm_head.safetensors
 - Invocations:
 
 {history("encoder", run)}
-
+{earlier("encoder", args)}
 Why every layer is tuned: a 23-minute calibration run of all six layers (issue 15) reached a held-out MLM
 accuracy of 31.6% against 27.9% for the shipped four; the lower layers' textbook heads survive the tuning
 (table below).
@@ -238,7 +271,7 @@ Cloze: tests/data/cloze.tsv ({results["cloze_items"]} everyday sentences written
 one [MASK] each, several accepted answers). Held-out MLM accuracy: the first {results["valid_lines"]} lines of
 data/corpus/valid.txt, 15% of the real tokens replaced by [MASK] (fixed seed), top-1 over
 {results["heldout_mlm_tokens"]} positions (mean loss {results["heldout_mlm_loss"]:.3f} nats). "Before" is the encoder
-these files replace (4 layers tuned, token masking, 2.35 M tokens), measured on the same files.
+these files replace, measured on the same files.
 
 {table}
 
@@ -254,7 +287,7 @@ Textbook heads (analysis.relation_weights on the filled cloze sentences; each re
 {data_section()}
 
 ## Known weaknesses
-- Trained for {ckpt["elapsed"] / 60:.0f} wall minutes on one CPU core on a {ckpt["tokens_seen"] / 1e6:.0f} M-token budget, mostly
+- Trained for {ckpt["elapsed"] / 60:.0f} wall minutes on one CPU core on a {ckpt["tokens_seen"] / 1e6:.0f} M-token budget{" (this run, after the previous release's training)" if args.get("init") == "shipped" else ""}, mostly
   dictionary glosses and example sentences: it knows far less than bert-base-uncased (load that from the hub when online).
 - Uncased: capitals and accents are lost by the tokenizer.
 
@@ -307,7 +340,7 @@ design `{args["design"]}`: d_model {cfg["n_embd"]}, {cfg["n_layer"]} layers x {c
 (`model.safetensors`, GPT2LMHeadModel key names `transformer.*`; `lm_head.weight` is tied and left out).
 
 ## Training (scripts/train_decoder.py)
-{EARLIER_DECODER}
+{"This training started from the shipped files of the previous release (their training is quoted at the end of this section)." if args.get("init") == "shipped" else EARLIER_DECODER}
 
 This training continued those weights (runs {chain}; each run starts from the previous one's weights with a fresh
 optimizer, `--init shipped` / `--init-run`):
@@ -323,7 +356,7 @@ optimizer, `--init shipped` / `--init-run`):
   {last_points("decoder", run, ("train_loss", "valid_loss", "valid_bpc"))}.
 - Invocations:
 
-{"".join(history("decoder", r) + chr(10) for r in started_from + [run])}
+{"".join(history("decoder", r) + chr(10) for r in started_from + [run])}{earlier("decoder", args)}
 ## Quality (scripts/evaluate_bundled.py, on the shipped fp16 files)
 Bits per character: the lines l1..lN of a text become `[SEP] l1 [SEP] l2 ... [SEP] lN`; every token after the
 first is predicted once (the separators stand for the newlines), with 128 to 255 tokens of history (windows of 256,
@@ -376,6 +409,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    shipped_cards()                                    # before the files and cards are replaced
     enc_ckpt = export_encoder(args.encoder_run)
     dec_ckpt = export_decoder(args.decoder_run)
     enc_files = [BUNDLED_DIR / "encoder" / "mlm_head.safetensors"]
