@@ -400,8 +400,8 @@ The decoder weights are released under the Apache-2.0 licence.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--encoder-run", default="main")
-    parser.add_argument("--decoder-run", default="main")
+    parser.add_argument("--encoder-run", default="main", help="the run to ship; '' keeps the shipped files and card")
+    parser.add_argument("--decoder-run", default="main", help="the run to ship; '' keeps the shipped files and card")
     parser.add_argument("--decoder-started-from", default="",
                         help="comma list of the runs the decoder run continued (their histories go in the card)")
     parser.add_argument("--threads", type=int, default=2)
@@ -410,8 +410,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     shipped_cards()                                    # before the files and cards are replaced
-    enc_ckpt = export_encoder(args.encoder_run)
-    dec_ckpt = export_decoder(args.decoder_run)
+    enc_ckpt = export_encoder(args.encoder_run) if args.encoder_run else None
+    dec_ckpt = export_decoder(args.decoder_run) if args.decoder_run else None
     enc_files = [BUNDLED_DIR / "encoder" / "mlm_head.safetensors"]
     dec_files = [BUNDLED_DIR / "decoder" / "model.safetensors", BUNDLED_DIR / "decoder" / "config.json"]
     total = sum(f.stat().st_size for f in BUNDLED_DIR.rglob("*") if f.is_file())
@@ -424,9 +424,12 @@ def main() -> None:
     results = evaluate(with_corpus=True, valid_lines=args.valid_lines)
     (ROOT / "runs" / "bundled_eval.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
-    (BUNDLED_DIR / "encoder" / "MODEL_CARD.md").write_text(encoder_card(args.encoder_run, enc_ckpt, results, enc_files))
-    (BUNDLED_DIR / "decoder" / "MODEL_CARD.md").write_text(
-        decoder_card(args.decoder_run, dec_ckpt, results, dec_files, [r for r in args.decoder_started_from.split(",") if r]))
+    if enc_ckpt is not None:
+        (BUNDLED_DIR / "encoder" / "MODEL_CARD.md").write_text(encoder_card(args.encoder_run, enc_ckpt, results,
+                                                                            enc_files))
+    if dec_ckpt is not None:
+        (BUNDLED_DIR / "decoder" / "MODEL_CARD.md").write_text(decoder_card(
+            args.decoder_run, dec_ckpt, results, dec_files, [r for r in args.decoder_started_from.split(",") if r]))
 
 
 if __name__ == "__main__":
