@@ -94,8 +94,9 @@ def history(kind: str, run: str) -> str:
 
 def hardware(threads: int) -> str:
     return (f"CPU only: a 2-core {platform.machine()} virtual machine (AMD EPYC, no AVX-512); torch {torch.__version__}, "
-            f"{threads} thread(s) per training process, the encoder's and the decoder's trainings side by side (one core "
-            "each), under `nice`.")
+            f"{threads} thread(s) per training process, under `nice`" + (
+                ", the encoder's and the decoder's trainings side by side (one core each)." if threads == 1 else
+                " (a run resumed with more threads records the last invocation's; the invocations below give each)."))
 
 
 def sha_lines(files: list[Path]) -> str:
@@ -179,7 +180,8 @@ def shipped_cards() -> None:
             SHIPPED_FIGURES["repeat_3gram_default"] = int(default.group(1)) / 100
         section = re.search(r"^## Training.*?\n(.*?)(?=^## )", text, flags=re.S | re.M)
         if section:
-            SHIPPED_TRAINING[family] = section.group(1).strip().replace("\n### ", "\n#### ")
+            quoted = section.group(1).split("\nWhy every layer is tuned:")[0]     # this card says that itself
+            SHIPPED_TRAINING[family] = quoted.strip().replace("\n### ", "\n#### ")
 
 
 def earlier(family: str, args: dict) -> str:
