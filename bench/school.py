@@ -81,7 +81,9 @@ def drawn_view(s: Session, names: dict) -> dict:
 def restored(before: dict, s: Session) -> bool:
     """The view came back: the new replica drew it from the URL, and the URL it wrote names the same view."""
     drawn = drawn_view(s, before)
-    return drawn == {k: v for k, v in before.items() if k in drawn} and url_view(s) == before
+    written = url_view(s)            # a fresh session may write more parameters than the old URL held
+    return drawn == {k: v for k, v in before.items() if k in drawn} and all(written.get(k) == v
+                                                                            for k, v in before.items())
 
 
 def replica_of(s: Session) -> str:
@@ -117,7 +119,7 @@ async def reconnect(s: Session, me: Student, results: list[Result], deadline: fl
         me.restored += 1
         me.example = me.example or (before, after)
     else:
-        me.unrestored.append((before, after, r.error))
+        me.unrestored.append((before, {**after, "url": url_view(s)}, r.error))
 
 
 async def think(s: Session, seconds: float) -> bool:
