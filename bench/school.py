@@ -254,8 +254,9 @@ def main() -> int:
     ok = [r.seconds for r in results if not r.error]
     losses = sum(me.losses for me in students)
     restored = sum(me.restored for me in students)
-    print(f"\n{len(results)} interactions, {len(errors)} errors, {len(lost)} lost in flight; p50 {pct(ok, 0.5):.2f} s, "
-          f"p95 {pct(ok, 0.95):.2f} s")
+    timed_out = sum(1 for r in lost if r.error.startswith("timeout"))
+    print(f"\n{len(results)} interactions, {len(errors)} errors, {len(lost)} lost in flight ({timed_out} of them timed "
+          f"out rather than closed); p50 {pct(ok, 0.5):.2f} s, p95 {pct(ok, 0.95):.2f} s")
     print("students per replica (first connection): " + ", ".join(f"{k} {v}" for k, v in info["first_replica"].items()))
     print("connections per replica (HAProxy's count, warm-up excluded, plain requests included): "
           + ", ".join(f"{k} {v}" for k, v in info["balancer_sessions"].items()))
@@ -282,7 +283,7 @@ def main() -> int:
         args.json.write_text(json.dumps({
             "args": {k: v for k, v in vars(args).items() if k != "json"}, "events": info["events"],
             "first_replica": info["first_replica"], "balancer_sessions": info["balancer_sessions"], "interactions": len(results), "errors": len(errors),
-            "lost_in_flight": len(lost), "losses": losses, "restored": restored, "p95_s": pct(ok, 0.95),
+            "lost_in_flight": len(lost), "lost_timed_out": timed_out, "losses": losses, "restored": restored, "p95_s": pct(ok, 0.95),
             "per_student": [{"student": me.index, "replicas": me.replicas, "lost": me.lost, "losses": me.losses,
                              "restored": me.restored} for me in students],
             "goals": verdict}, indent=1, default=str))
