@@ -151,6 +151,7 @@ def scaling_figure(result: pd.DataFrame, n_keys: int) -> Chart:
     styles = {"raw": ("q·k (not scaled)", LINE_COLOURS[5], "solid"),
               "scaled": ("q·k / sqrt(d_k)", LINE_COLOURS[0], "dash")}
     data = []
+    d_k_ticks = result["d_k"].to_numpy().tolist()     # every d_k measured, on each panel's log axis
     for i, (key, _) in enumerate(panels):
         row, col = divmod(i, 2)
         axes = subplot_axes(row + 1, col + 1, 2)
@@ -161,9 +162,8 @@ def scaling_figure(result: pd.DataFrame, n_keys: int) -> Chart:
                 line={"color": colour, "dash": dash},
                 hovertemplate=f"{label}<br>d_k %{{x}}<br>%{{y:.4g}}<extra></extra>", **axes,
             ))
-        d_k = result["d_k"].to_numpy()
-        layout[layout_axis(axes["xaxis"])].update(type="log", title=dict(text="d_k"), tickvals=d_k.tolist(),
-                                                  ticktext=[str(int(v)) for v in d_k])
+        layout[layout_axis(axes["xaxis"])].update(type="log", title=dict(text="d_k"), tickvals=d_k_ticks,
+                                                  ticktext=[str(int(v)) for v in d_k_ticks])
     layout["yaxis"]["type"] = "log"
     layout["yaxis2"]["range"] = [0, 1.05]
     layout.update(title=dict(text="Scaling keeps the scores' spread, and softmax's gradients, the same for every d_k"),
