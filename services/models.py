@@ -74,13 +74,13 @@ def _load_other(model_id: str) -> Any:
 def exempt_from_gc() -> None:
     """Take every object alive now (the libraries, the loaded models) out of the cyclic GC's scans.
 
-    Streamlit runs a full ``gc.collect()`` after every script run (``runner.postScriptGC``);
-    with torch, transformers, plotly and the models loaded that walks ~300,000 objects,
-    ~150 ms each time on this machine, holding the GIL, so 30 students' reruns spent
-    about a quarter of the server's CPU there (bench/README.md). ``gc.freeze()`` moves
-    them to a generation collections skip; what is freed by reference counting still is,
-    and objects made later are collected as before. Called when a model has just loaded,
-    i.e. a few times per process.
+    A full collection walks every tracked object: with torch, transformers, plotly and the models loaded
+    ~300,000, ~150 ms on this machine, holding the GIL. ``gc.freeze()`` moves them to a generation
+    collections skip; what is freed by reference counting still is, and objects made later are collected as
+    before. Called when a model has just loaded, i.e. a few times per process. Streamlit's own full
+    collection after every script run (``runner.postScriptGC``) is off in this app (services/server.py): the
+    objects made after the freeze (the pages' modules, the sessions' widgets: ~250,000 in a classroom) made
+    it 45 % of the server's CPU (bench/README.md).
     """
     import gc
 

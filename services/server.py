@@ -16,7 +16,11 @@ teacher runs. The run environment and why:
   in the environment the server is exec'd with, not set from Python later.
 
 The Streamlit flags: listen on loopback only, no browser to open, no usage
-statistics (nothing leaves the machine). ``.streamlit/config.toml`` says the
+statistics (nothing leaves the machine), and no full garbage collection after
+every script run (``runner.postScriptGC``): with the app's libraries loaded one
+walks ~250,000 objects, ~0.1 s holding the GIL, and in a classroom that was 45 %
+of the server's CPU (bench/README.md). Python's own generational collector still
+frees reference cycles; it rarely needs a full pass. ``.streamlit/config.toml`` says the
 same; the flags keep it true for a copy of the app whose config differs
 (``bench ... --root``).
 
@@ -65,7 +69,8 @@ def streamlit_command(port: int = DEFAULT_PORT, address: str = ADDRESS) -> list[
     """The command line of the server, run in the app's folder: ``streamlit run app.py`` and its flags."""
     return [sys.executable, "-m", "streamlit", "run", "app.py",
             "--server.address", address, "--server.port", str(port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--runner.postScriptGC", "false"]
 
 
 def run_environment(extra: Mapping[str, str] | None = None,

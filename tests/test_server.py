@@ -40,7 +40,8 @@ def test_main_execs_streamlit_with_the_run_environment(monkeypatch):
     assert file == sys.executable and argv[:5] == [sys.executable, "-m", "streamlit", "run", "app.py"]
     flags = dict(zip(argv[5::2], argv[6::2]))
     assert flags == {"--server.address": "127.0.0.1", "--server.port": "8501",
-                     "--server.headless": "true", "--browser.gatherUsageStats": "false"}
+                     "--server.headless": "true", "--browser.gatherUsageStats": "false",
+                     "--runner.postScriptGC": "false"}
     assert env["OMP_NUM_THREADS"] == "1" and env["MALLOC_ARENA_MAX"] == "2"
 
     server.main(["--port", "9123"])
