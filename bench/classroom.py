@@ -51,7 +51,9 @@ byte budget) and measures the growth from the last RSS reading before S (both gr
 
 ``--probe`` also samples the server from inside (``bench/probe/sitecustomize.py`` on its ``PYTHONPATH``):
 per window, the CPU seconds, the seconds spent in full garbage collections, the objects the collector tracks,
-the sessions and the result cache's size, so what grows shows next to the RSS. ``bench/school.py`` drives the same students through a load balancer.
+the sessions and the result cache's size, so what grows shows next to the RSS.
+
+``bench/school.py`` drives the same students through a load balancer.
 """
 from __future__ import annotations
 
@@ -424,10 +426,12 @@ def windows(results: list[Result], samples: list[tuple[float, float]], start: fl
 def probe_windows(lines: list[dict], rows: list[dict]) -> None:
     """Add the probe's readings to each window row: CPU seconds and full-collection seconds spent in it, and
     the last reading of tracked objects, sessions and cache size in it."""
-    previous = lines[0] if lines else None
+    if not lines:
+        return
+    previous = lines[0]
     for row in rows:
         inside = [x for x in lines if row["from_s"] <= x["t"] < row["to_s"]]
-        if not inside or previous is None:
+        if not inside:
             row.update(cpu_s=float("nan"), full_gc_s=float("nan"), tracked=0, sessions=0, cache_mb=float("nan"))
             continue
         last = inside[-1]
@@ -520,14 +524,15 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args()
     env_extra = dict(kv.split("=", 1) for kv in args.server_env)
-    probe_out = Path(os.environ.get("TMPDIR", "/tmp")) / f"classroom_probe_{os.getpid()}.jsonl"
+    scratch = Path(os.environ.get("TMPDIR", "/tmp"))
+    probe_out = scratch / f"classroom_probe_{os.getpid()}.jsonl"
     if args.probe:
         probe_out.unlink(missing_ok=True)
         env_extra.update(PYTHONPATH=os.pathsep.join(filter(None, [str(PROBE), env_extra.get("PYTHONPATH")])),
                          AEX_PROBE_OUT=str(probe_out), AEX_PROBE_PERIOD=str(min(30.0, args.window / 4)))
     port = args.port or free_port()
     server = AppServer(root=args.root, port=port, env_extra=env_extra,
-                       log_path=Path(os.environ.get("TMPDIR", "/tmp")) / f"classroom_streamlit_{port}.log")
+                       log_path=scratch / f"classroom_streamlit_{port}.log")
     shown_env = {k: server.env.get(k, "(unset)") for k in {*RUN_ENV, *env_extra}}
     load = os.getloadavg()
     print(f"starting streamlit on 127.0.0.1:{server.port} (log {server.log_path}); machine load {load[0]:.1f} on "
