@@ -425,14 +425,14 @@ def windows(results: list[Result], samples: list[tuple[float, float]], start: fl
 
 def probe_windows(lines: list[dict], rows: list[dict]) -> None:
     """Add the probe's readings to each window row: CPU seconds and full-collection seconds spent in it, and
-    the last reading of tracked objects, sessions and cache size in it."""
+    the last reading of tracked objects (None unless AEX_PROBE_OBJECTS=1), sessions and cache size in it."""
     if not lines:
         return
     previous = lines[0]
     for row in rows:
         inside = [x for x in lines if row["from_s"] <= x["t"] < row["to_s"]]
         if not inside:
-            row.update(cpu_s=float("nan"), full_gc_s=float("nan"), tracked=0, sessions=0, cache_mb=float("nan"))
+            row.update(cpu_s=float("nan"), full_gc_s=float("nan"), tracked=None, sessions=0, cache_mb=float("nan"))
             continue
         last = inside[-1]
         row.update(cpu_s=last["cpu_s"] - previous["cpu_s"], full_gc_s=last["full_s"] - previous["full_s"],
@@ -450,7 +450,7 @@ def print_windows(rows: list[dict]) -> None:
                 f"{row['p95_s']:7.2f} {row['rss_max_mb']:8.0f} {row['rss_last_mb']:8.0f}")
         if probed:
             line += (f" {row['cpu_s']:6.0f} {row['cpu_s'] / max(row['n'], 1):7.3f} {row['full_gc_s']:9.1f} "
-                     f"{row['tracked']:8d} {row['sessions']:4d} {row['cache_mb']:8.1f}")
+                     f"{'-' if row['tracked'] is None else row['tracked']:>8} {row['sessions']:4d} {row['cache_mb']:8.1f}")
         print(line)
 
 
@@ -520,7 +520,8 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=0.0, help="seconds of the class counted as warm-up: the "
                         "RSS growth goal is measured from the last reading before them")
     parser.add_argument("--probe", action="store_true", help="sample the server from inside "
-                        "(bench/probe/sitecustomize.py) and add its readings to the window table")
+                        "(bench/probe/sitecustomize.py) and add its readings to the window table; the count of tracked "
+                        "objects needs --server-env AEX_PROBE_OBJECTS=1 (see that file: it is not harmless)")
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args()
     env_extra = dict(kv.split("=", 1) for kv in args.server_env)

@@ -9,6 +9,7 @@ import csv
 import importlib.metadata
 import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -76,6 +77,23 @@ def tokenized_corpus(split: str) -> list[np.ndarray]:
 
 def corpus_lines(split: str) -> list[str]:
     return (CORPUS_DIR / f"{split}.txt").read_text(encoding="utf-8").splitlines()
+
+
+GLOSS = re.compile(r"^[A-Za-z0-9' .,-]{1,40}: ")  # WordNet's "lemma: definition." lines
+
+
+def line_weights(texts: list[str], gloss_weight: float, ding_weight: float) -> np.ndarray | None:
+    """Cumulative sampling weights of the training lines: dictionary glosses and Ding's example sentences reweighted.
+
+    WordNet's definitions ("ball: round object that is hit or thrown ...") are 55% of the lines but not the
+    register of everyday sentences; Ding's examples are. None when both weights are 1 (uniform)."""
+    if gloss_weight == 1.0 and ding_weight == 1.0:
+        return None
+    from build_corpus import ding_lines, normalise
+
+    ding = {normalise(line) for line in ding_lines()}
+    weights = np.array([gloss_weight if GLOSS.match(t) else ding_weight if t in ding else 1.0 for t in texts])
+    return np.cumsum(weights / weights.sum())
 
 
 def lr_at(step: int, total_steps: int, peak: float, warmup: int) -> float:

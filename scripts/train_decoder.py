@@ -26,6 +26,11 @@ continues the same stream.
 
 Bits per character: see bundled_common.stream_bpc.
 
+`--gloss-weight` and `--ding-weight` (as in train_encoder_mlm.py) redraw the
+stream: as many lines as the corpus holds, drawn with replacement by those
+weights (seeded by --seed, so a resume with the same weights rebuilds the same
+stream); with both at 1 the stream is the corpus itself, as before the options.
+
 `--seq-len` should be at least the 256-token windows of stream_bpc: positions
 the training never reaches are scored badly (a 128-token run measured 1.87 bpc
 with 256-token windows and 1.75 with 128-token ones, same weights).
@@ -51,8 +56,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bundled_common import (BUNDLED_DIR, PAD_ID, SEP_ID, CsvLog, Timer, add_run_options, corpus_lines,  # noqa: E402
-                            load_package_bert_state, load_tokenizer, note_invocation, open_run, save_checkpoint,
-                            stream_bpc, text_chars, tokenized_corpus, training_loop)
+                            line_weights, load_package_bert_state, load_tokenizer, note_invocation, open_run,
+                            save_checkpoint, stream_bpc, text_chars, tokenized_corpus, training_loop)
 
 VOCAB_SIZE = 30522
 
@@ -137,6 +142,15 @@ def token_stream(lines: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def weighted_lines(lines: list[np.ndarray], cumulative: np.ndarray | None, seed: int) -> list[np.ndarray]:
+    """The lines themselves (cumulative None), or len(lines) lines drawn with replacement by line_weights."""
+    if cumulative is None:
+        return lines
+    draws = np.random.default_rng([seed, 7]).random(len(lines))
+    picks = np.minimum(np.searchsorted(cumulative, draws), len(lines) - 1)
+    return [lines[i] for i in picks]
+
+
 def hf_stream_bpc(model, lines: list[str], tokenizer) -> tuple[float, float, int]:
     """stream_bpc of a transformers GPT2LMHeadModel (eval mode during the measurement)."""
     model.eval()
@@ -161,6 +175,10 @@ def main() -> None:
                         help="start from the design's initialisation or from the shipped bundled weights")
     parser.add_argument("--init-run", default=None,
                         help="start a new run from the weights of runs/decoder/<INIT_RUN>/ckpt.pt (fresh optimizer)")
+    parser.add_argument("--gloss-weight", type=float, default=1.0,
+                        help="sampling weight of WordNet's 'lemma: definition' lines in the stream (others 1)")
+    parser.add_argument("--ding-weight", type=float, default=1.0,
+                        help="sampling weight of Ding's everyday example sentences in the stream")
     parser.add_argument("--eval-lines", type=int, default=600, help="valid lines used for the periodic bpc")
     add_run_options(parser, eval_every=250)
     args = parser.parse_args()
@@ -169,7 +187,8 @@ def main() -> None:
     if args.lr is None:
         args.lr = 1e-3 if args.design == "scratch" else 3e-4
 
-    stream = token_stream(tokenized_corpus("train"))
+    cumulative = line_weights(corpus_lines("train"), args.gloss_weight, args.ding_weight)
+    stream = token_stream(weighted_lines(tokenized_corpus("train"), cumulative, args.seed))
     valid_lines = corpus_lines("valid")[:args.eval_lines]
     tokenizer = load_tokenizer()
     model = build_model(args.design)

@@ -24,6 +24,15 @@ packed row (WordNet's "capital: ... "Paris is the capital of France"") is
 answered best by copying it, and the model learned to copy: "Paris is the
 capital of [MASK]." -> "paris". `--masking token` is BERT's original rule.
 
+`--copy-penalty W` adds W times an unlikelihood term (Welleck et al. 2019) at each
+masked position: -log(1 - p(c)) summed over the words c visible elsewhere in the
+row, except the `--copy-exempt` most frequent tokens of the corpus ("the", ",",
+"of") and the answer itself. Whole-word masking already keeps the answer out of
+sight, yet the model still ranks a visible content word first ("The Earth goes
+around the [MASK]." -> "earth"): MiniLM's sentence embeddings place a word's
+neighbours close to it, and the tied output layer turns that closeness into
+probability. The term pushes exactly that failure down; it may change on --resume.
+
 `--gloss-weight` and `--ding-weight` change how often a line is drawn: WordNet's
 definitions ("ball: round object that is hit or thrown ...") are 55% of the lines
 but not the register of everyday sentences; Ding's examples are. They may change
@@ -51,7 +60,6 @@ Usage:
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -61,7 +69,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bundled_common import (BUNDLED_DIR, CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, SEP_ID, CsvLog, Timer,  # noqa: E402
-                            add_run_options, corpus_lines, load_package_bert_state, load_tokenizer,
+                            add_run_options, corpus_lines, line_weights, load_package_bert_state, load_tokenizer,
                             note_invocation, open_run, package_model_dir, save_checkpoint, tokenized_corpus,
                             training_loop)
 
@@ -121,22 +129,6 @@ def load_shipped(model) -> None:
 def unigram_log_prob(train: list[np.ndarray], vocab_size: int) -> torch.Tensor:
     counts = np.bincount(np.concatenate(train), minlength=vocab_size).astype(np.float64) + 0.1
     return torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32)
-
-
-GLOSS = re.compile(r"^[A-Za-z0-9' .,-]{1,40}: ")  # WordNet's "lemma: definition." lines
-
-
-def line_weights(texts: list[str], gloss_weight: float, ding_weight: float) -> np.ndarray | None:
-    """Sampling weight of each training line: dictionary glosses and Ding's example sentences reweighted.
-
-    None when both weights are 1 (uniform sampling, as before these options)."""
-    if gloss_weight == 1.0 and ding_weight == 1.0:
-        return None
-    from build_corpus import ding_lines, normalise
-
-    ding = {normalise(line) for line in ding_lines()}
-    weights = np.array([gloss_weight if GLOSS.match(t) else ding_weight if t in ding else 1.0 for t in texts])
-    return np.cumsum(weights / weights.sum())
 
 
 def draw_line(rng: np.random.Generator, n_lines: int, cumulative: np.ndarray | None) -> int:
@@ -201,6 +193,8 @@ def word_masking(ids: torch.Tensor, generator: torch.Generator, vocab_size: int,
     previous[:, 1:] = maskable[:, :-1]
     starts = maskable & ~(continuation[ids] & previous)          # [batch, pos]: first piece of a word
     picked = (torch.rand(ids.shape, generator=generator) < rate) & starts
+    if not picked.any():                                          # at least one word, with its other occurrences
+        picked = starts & (torch.cumsum(starts.flatten().long(), 0) == 1).view(starts.shape)
     roll = torch.rand(ids.shape, generator=generator)            # read at each word's first piece
     random_tokens = torch.randint(FIRST_REAL_ID, vocab_size, ids.shape, generator=generator)
     chosen = torch.zeros_like(maskable)
@@ -221,13 +215,42 @@ def word_masking(ids: torch.Tensor, generator: torch.Generator, vocab_size: int,
             if picked[row, a] or word in keys:
                 chosen[row, a:b] = True
                 action[row, a:b] = keys.get(word, roll[row, a])
-    if not chosen.any():
-        chosen = maskable & (torch.cumsum(maskable.long(), dim=1) == 1)
     inputs = ids.clone()
     inputs[chosen & (action < 0.8)] = MASK_ID
     use_random = chosen & (action >= 0.8) & (action < 0.9)
     inputs[use_random] = random_tokens[use_random]
     return inputs, chosen, ids[chosen]
+
+
+def copy_candidates(ids: torch.Tensor, chosen: torch.Tensor, labels: torch.Tensor,
+                    penalised: torch.Tensor) -> torch.Tensor:
+    """[n_chosen, vocab] bool: at each chosen position, the tokens visible elsewhere in its row.
+
+    Visible = at an unchosen position of the same row (what the model reads there is the token itself);
+    only tokens with `penalised[token]` count (real tokens outside the most frequent), never the label."""
+    visible = ~chosen & (ids >= FIRST_REAL_ID)
+    bag = torch.zeros(ids.shape[0], penalised.numel(), dtype=torch.bool)
+    bag.scatter_(1, ids.masked_fill(~visible, 0), visible)   # [batch, vocab]; position 0 only ever gets False
+    bag &= penalised
+    candidates = bag[chosen.nonzero()[:, 0]]                 # [n_chosen, vocab]: the row of each chosen position
+    candidates[torch.arange(labels.numel()), labels] = False
+    return candidates
+
+
+def copy_unlikelihood(logits: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """Mean over chosen positions of -sum_c log(1 - p(c)) over the candidates c (copy_candidates)."""
+    probs = logits.softmax(-1)                                # [n_chosen, vocab]
+    penalty = -torch.log1p(-probs.clamp(max=1 - 1e-6)) * candidates
+    return penalty.sum(-1).mean()
+
+
+def frequent_exempt(train: list[np.ndarray], vocab_size: int, n_exempt: int) -> torch.Tensor:
+    """[vocab] bool: True for real tokens outside the n_exempt most frequent training tokens."""
+    counts = np.bincount(np.concatenate(train), minlength=vocab_size)
+    penalised = torch.ones(vocab_size, dtype=torch.bool)
+    penalised[torch.from_numpy(np.argsort(-counts)[:n_exempt].copy())] = False
+    penalised[:FIRST_REAL_ID] = False
+    return penalised
 
 
 @torch.no_grad()
@@ -306,6 +329,10 @@ def main() -> None:
                         help="whole words with every occurrence in the row (default), or BERT's per-token rule")
     parser.add_argument("--init", choices=["package", "shipped"], default="package",
                         help="start from the package with a fresh head, or from the shipped fine-tuned files")
+    parser.add_argument("--copy-penalty", type=float, default=0.0,
+                        help="weight of the unlikelihood of words visible in the row (module docstring); may change on resume")
+    parser.add_argument("--copy-exempt", type=int, default=200,
+                        help="the most frequent training tokens, never penalised as copies")
     add_run_options(parser, eval_every=200)
     args = parser.parse_args()
 
@@ -350,6 +377,7 @@ def main() -> None:
         print(f"step 0: valid loss {loss0:.3f} acc {acc0:.3f}")
 
     note_invocation(run_dir, step)
+    penalised = frequent_exempt(train, vocab_size, args.copy_exempt)
     log = CsvLog(run_dir / "log.csv", ["step", "minutes", "lr", "train_loss", "valid_loss", "valid_acc", "cloze_top1",
                                        "cloze_top5", "cloze_copied", "tokens_seen"])
     continuation = continuation_table(vocab_size)
@@ -365,12 +393,15 @@ def main() -> None:
         else:
             inputs, chosen, labels = bert_masking(ids, generator, vocab_size)
         logits = masked_lm_logits(model, inputs, attention_mask, chosen)
-        loss = F.cross_entropy(logits, labels)
+        cross_entropy = F.cross_entropy(logits, labels)
+        loss = cross_entropy
+        if args.copy_penalty > 0:
+            loss = loss + args.copy_penalty * copy_unlikelihood(logits, copy_candidates(ids, chosen, labels, penalised))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(head_params + layer_params, 1.0)
         optimizer.step()
-        return loss.item(), int(attention_mask.sum())
+        return cross_entropy.item(), int(attention_mask.sum())  # logged train_loss: the cross entropy alone
 
     def run_evaluation():
         valid_loss, valid_acc = evaluate(model, valid, args.seq_len)

@@ -1,7 +1,9 @@
 """Shared fixtures: tiny random models for speed, the bundled encoder for realism, a network guard."""
 from __future__ import annotations
 
+import importlib.util
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,20 @@ def tiny_decoder():
 @pytest.fixture(scope="session")
 def bundled_encoder():
     return model_core.load_bundled("encoder")
+
+
+@pytest.fixture(scope="session")
+def script():
+    """Import a file of scripts/ by name (they are programs, not a package): script("train_decoder")."""
+
+    def load(name: str):
+        path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture

@@ -2,26 +2,17 @@
 from __future__ import annotations
 
 import gettext
-import importlib.util
 import random
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
 CATALOG = Path("/usr/share/locale/fr/LC_MESSAGES/coreutils.mo")
 
 
-def script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def corpus():
+def corpus(script):
     return script("build_translation_corpus")
 
 
@@ -51,7 +42,7 @@ def test_cleaning_rules(corpus):
     assert pairs("file_name is %s", "nom_de_fichier est %s") == [("file_name is %s", "nom_de_fichier est %s")]
 
 
-def test_batches_shift_the_target_right_for_teacher_forcing():
+def test_batches_shift_the_target_right_for_teacher_forcing(script):
     train = script("train_translator")
     data = [([5, 6, 1], [7, 8, 9, 1]), ([5, 1], [7, 1]), ([4, 4, 4, 4, 1], [3, 1])]
     batches = train.make_batches(data, batch_tokens=10, rng=random.Random(0))
