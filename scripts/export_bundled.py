@@ -221,6 +221,16 @@ MASKING = {
 }
 
 
+def copy_penalty_text(args: dict) -> str:
+    """The card's words for --copy-penalty (the last invocation's weight; the invocations list every one)."""
+    if not args.get("copy_penalty"):
+        return ""
+    return (f", plus {args['copy_penalty']:g} x an unlikelihood term at each chosen position: -log(1 - p(w)) summed "
+            f"over the words w visible elsewhere in the row, except the {args['copy_exempt']} most frequent tokens, so "
+            "copying a context word into the blank costs (the weight of the last invocation; each invocation's is "
+            "listed below)")
+
+
 def encoder_card(run: str, ckpt: dict, results: dict, files: list[Path]) -> str:
     args = ckpt["args"]
     first_tuned = 6 - args["layers"]
@@ -250,7 +260,7 @@ with the project's own MLM head and fine-tuned layers from `mlm_head.safetensors
 
 ## Training (scripts/train_encoder_mlm.py)
 - Objective: {MASKING[args.get("masking", "token")]}. Of the chosen positions 80% become [MASK], 10% a random token,
-  10% stay unchanged; cross entropy on the chosen positions only. Training rows pack randomly drawn corpus lines as
+  10% stay unchanged; cross entropy on the chosen positions only{copy_penalty_text(args)}. Training rows pack randomly drawn corpus lines as
   `[CLS] a [SEP] b [SEP] ...` up to {args["seq_len"]} tokens, batch {args["batch_size"]} rows.
 - Start: {"the shipped files of the previous release (their training is quoted below), with a fresh optimizer and warmup" if args.get("init") == "shipped" else "the package's weights; head dense = identity, LayerNorm = (1, 0), output bias = log unigram frequency"}.
 - AdamW (betas 0.9/0.98, weight decay 0.01), peak LR {args["lr"]} for the layers and {args["head_lr"]} for the head,
@@ -289,7 +299,7 @@ Textbook heads (analysis.relation_weights on the filled cloze sentences; each re
 {data_section()}
 
 ## Known weaknesses
-- Trained for {ckpt["elapsed"] / 60:.0f} wall minutes on one CPU core on a {ckpt["tokens_seen"] / 1e6:.0f} M-token budget{" (this run, after the previous release's training)" if args.get("init") == "shipped" else ""}, mostly
+- Trained for {ckpt["elapsed"] / 60:.0f} wall minutes on {"one CPU core" if args["threads"] == 1 else f"{args['threads']} CPU cores"} on a {ckpt["tokens_seen"] / 1e6:.0f} M-token budget{" (this run, after the previous release's training)" if args.get("init") == "shipped" else ""}, mostly
   dictionary glosses and example sentences: it knows far less than bert-base-uncased (load that from the hub when online).
 - Uncased: capitals and accents are lost by the tokenizer.
 
