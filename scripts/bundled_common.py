@@ -96,6 +96,16 @@ def line_weights(texts: list[str], gloss_weight: float, ding_weight: float) -> n
     return np.cumsum(weights / weights.sum())
 
 
+def pick_lines(cumulative: np.ndarray, draws: np.ndarray | float) -> np.ndarray | int:
+    """The line index of each uniform draw in [0, 1) under line_weights' cumulative weights."""
+    return np.minimum(np.searchsorted(cumulative, draws), len(cumulative) - 1)
+
+
+def token_counts(lines: list[np.ndarray], vocab_size: int) -> np.ndarray:
+    """How often each token id occurs in the tokenised lines: [vocab_size]."""
+    return np.bincount(np.concatenate(lines), minlength=vocab_size)
+
+
 def lr_at(step: int, total_steps: int, peak: float, warmup: int) -> float:
     """Linear warmup to peak, then cosine decay to 10% of peak at total_steps."""
     if step < warmup:

@@ -57,7 +57,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bundled_common import (BUNDLED_DIR, PAD_ID, SEP_ID, CsvLog, Timer, add_run_options, corpus_lines,  # noqa: E402
                             line_weights, load_package_bert_state, load_tokenizer, note_invocation, open_run,
-                            save_checkpoint, stream_bpc, text_chars, tokenized_corpus, training_loop)
+                            pick_lines, save_checkpoint, stream_bpc, text_chars, tokenized_corpus, training_loop)
 
 VOCAB_SIZE = 30522
 
@@ -147,8 +147,7 @@ def weighted_lines(lines: list[np.ndarray], cumulative: np.ndarray | None, seed:
     if cumulative is None:
         return lines
     draws = np.random.default_rng([seed, 7]).random(len(lines))
-    picks = np.minimum(np.searchsorted(cumulative, draws), len(lines) - 1)
-    return [lines[i] for i in picks]
+    return [lines[i] for i in pick_lines(cumulative, draws)]
 
 
 def hf_stream_bpc(model, lines: list[str], tokenizer) -> tuple[float, float, int]:

@@ -70,8 +70,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bundled_common import (BUNDLED_DIR, CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, SEP_ID, CsvLog, Timer,  # noqa: E402
                             add_run_options, corpus_lines, line_weights, load_package_bert_state, load_tokenizer,
-                            note_invocation, open_run, package_model_dir, save_checkpoint, tokenized_corpus,
-                            training_loop)
+                            note_invocation, open_run, package_model_dir, pick_lines, save_checkpoint, token_counts,
+                            tokenized_corpus, training_loop)
 
 NUM_LAYERS = 6
 REPEAT_CAP = 3  # word masking: a word seen more often than this in a row is masked alone
@@ -127,14 +127,14 @@ def load_shipped(model) -> None:
 
 
 def unigram_log_prob(train: list[np.ndarray], vocab_size: int) -> torch.Tensor:
-    counts = np.bincount(np.concatenate(train), minlength=vocab_size).astype(np.float64) + 0.1
+    counts = token_counts(train, vocab_size).astype(np.float64) + 0.1
     return torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32)
 
 
 def draw_line(rng: np.random.Generator, n_lines: int, cumulative: np.ndarray | None) -> int:
     if cumulative is None:
         return int(rng.integers(n_lines))
-    return min(int(np.searchsorted(cumulative, rng.random())), n_lines - 1)
+    return int(pick_lines(cumulative, rng.random()))
 
 
 def pack_batch(rng: np.random.Generator, lines: list[np.ndarray], batch_size: int, seq_len: int,
@@ -246,7 +246,7 @@ def copy_unlikelihood(logits: torch.Tensor, candidates: torch.Tensor) -> torch.T
 
 def frequent_exempt(train: list[np.ndarray], vocab_size: int, n_exempt: int) -> torch.Tensor:
     """[vocab] bool: True for real tokens outside the n_exempt most frequent training tokens."""
-    counts = np.bincount(np.concatenate(train), minlength=vocab_size)
+    counts = token_counts(train, vocab_size)
     penalised = torch.ones(vocab_size, dtype=torch.bool)
     penalised[torch.from_numpy(np.argsort(-counts)[:n_exempt].copy())] = False
     penalised[:FIRST_REAL_ID] = False
@@ -330,7 +330,8 @@ def main() -> None:
     parser.add_argument("--init", choices=["package", "shipped"], default="package",
                         help="start from the package with a fresh head, or from the shipped fine-tuned files")
     parser.add_argument("--copy-penalty", type=float, default=0.0,
-                        help="weight of the unlikelihood of words visible in the row (module docstring); may change on resume")
+                        help="weight of the unlikelihood of words visible in the row (module docstring); "
+                             "may change on resume")
     parser.add_argument("--copy-exempt", type=int, default=200,
                         help="the most frequent training tokens, never penalised as copies")
     add_run_options(parser, eval_every=200)

@@ -2,7 +2,6 @@
 only, the decoder's reweighted stream is reproducible."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch

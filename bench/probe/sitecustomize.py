@@ -15,9 +15,10 @@ lesson run met it 3 times in 11,084 interactions. Without it, nothing here chang
 ``AEX_PROBE_STACKS=1`` adds a sampling profiler for the script runs (py-spy cannot read this pyenv build of
 CPython): a second daemon thread reads ``sys._current_frames()`` ``AEX_PROBE_HZ`` times a second (default 100),
 keeps every thread's stack (for a thread running a page, the chain of ``file:function`` from Streamlit's
-``exec_func_with_error_handling`` down; for the others, ``[other]`` and their innermost frames), and rewrites ``AEX_PROBE_OUT + ".stacks.json"`` every
-period with the counts so far. A sample needs the GIL, so time inside C code that holds it lands on the Python
-line that called it; C code that releases it (torch's kernels) is sampled while it runs.
+``exec_func_with_error_handling`` down; for the others, ``[other]`` and their innermost frames), and rewrites
+``AEX_PROBE_OUT + ".stacks.json"`` every period with the counts so far. A sample needs the GIL, so time inside
+C code that holds it lands on the Python line that called it; C code that releases it (torch's kernels) is
+sampled while it runs.
 """
 import gc
 import json
