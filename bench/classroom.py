@@ -425,32 +425,38 @@ def windows(results: list[Result], samples: list[tuple[float, float]], start: fl
 
 def probe_windows(lines: list[dict], rows: list[dict]) -> None:
     """Add the probe's readings to each window row: CPU seconds and full-collection seconds spent in it, and
-    the last reading of tracked objects (None unless AEX_PROBE_OBJECTS=1), sessions and cache size in it."""
+    the last reading of tracked objects (None unless AEX_PROBE_OBJECTS=1), sessions and cache size in it, and the
+    result cache's hit rate over the window's lookups."""
     if not lines:
         return
     previous = lines[0]
     for row in rows:
         inside = [x for x in lines if row["from_s"] <= x["t"] < row["to_s"]]
         if not inside:
-            row.update(cpu_s=float("nan"), full_gc_s=float("nan"), tracked=None, sessions=0, cache_mb=float("nan"))
+            row.update(cpu_s=float("nan"), full_gc_s=float("nan"), tracked=None, sessions=0, cache_mb=float("nan"),
+                       hit_rate=float("nan"))
             continue
         last = inside[-1]
+        hits = (last.get("cache_hits") or 0) - (previous.get("cache_hits") or 0)
+        misses = (last.get("cache_misses") or 0) - (previous.get("cache_misses") or 0)
         row.update(cpu_s=last["cpu_s"] - previous["cpu_s"], full_gc_s=last["full_s"] - previous["full_s"],
-                   tracked=last["tracked"], sessions=last["sessions"] or 0, cache_mb=last["cache_mb"] or 0.0)
+                   tracked=last["tracked"], sessions=last["sessions"] or 0, cache_mb=last["cache_mb"] or 0.0,
+                   hit_rate=hits / (hits + misses) if hits + misses else float("nan"))
         previous = last
 
 
 def print_windows(rows: list[dict]) -> None:
     probed = any("cpu_s" in row for row in rows)
-    extra = f" {'CPU s':>6s} {'CPU/int':>7s} {'full GC s':>9s} {'objects':>8s} {'sess':>4s} {'cache MB':>8s}" \
-        if probed else ""
+    extra = (f" {'CPU s':>6s} {'CPU/int':>7s} {'full GC s':>9s} {'objects':>8s} {'sess':>4s} {'cache MB':>8s} "
+             f"{'hit %':>5s}") if probed else ""
     print(f"{'window':>13s} {'n':>5s} {'err':>4s} {'p50 s':>7s} {'p95 s':>7s} {'RSS max':>8s} {'RSS last':>8s}{extra}")
     for row in rows:
         line = (f"{row['from_s']:5.0f}-{row['to_s']:5.0f} s {row['n']:5d} {row['errors']:4d} {row['p50_s']:7.2f} "
                 f"{row['p95_s']:7.2f} {row['rss_max_mb']:8.0f} {row['rss_last_mb']:8.0f}")
         if probed:
             line += (f" {row['cpu_s']:6.0f} {row['cpu_s'] / max(row['n'], 1):7.3f} {row['full_gc_s']:9.1f} "
-                     f"{'-' if row['tracked'] is None else row['tracked']:>8} {row['sessions']:4d} {row['cache_mb']:8.1f}")
+                     f"{'-' if row['tracked'] is None else row['tracked']:>8} {row['sessions']:4d} "
+                     f"{row['cache_mb']:8.1f} {100 * row['hit_rate']:5.0f}")
         print(line)
 
 

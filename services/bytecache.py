@@ -33,6 +33,8 @@ class ByteCache:
         self._entries: OrderedDict[bytes, bytes] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self.hits = 0       # lookups answered from the cache, and not: a benchmark's probe reads the hit rate
+        self.misses = 0
 
     @property
     def total_bytes(self) -> int:
@@ -44,7 +46,10 @@ class ByteCache:
     def get(self, key: bytes) -> bytes | None:
         with self._lock:
             value = self._entries.get(key)
-            if value is not None:
+            if value is None:
+                self.misses += 1
+            else:
+                self.hits += 1
                 self._entries.move_to_end(key)
             return value
 

@@ -69,7 +69,8 @@ def sample(t0):
             "tracked": len(gc.get_objects()) if _COUNT_OBJECTS else None, "frozen": gc.get_freeze_count(),
             **{k: round(v, 3) for k, v in _collections.items()}, "sessions": _sessions(),
             "cache_mb": round(cache.CACHE.total_bytes / 2**20, 1) if cache else None,
-            "cache_entries": len(cache.CACHE) if cache else None}
+            "cache_entries": len(cache.CACHE) if cache else None,
+            "cache_hits": cache.CACHE.hits if cache else None, "cache_misses": cache.CACHE.misses if cache else None}
 
 
 _STACKS: dict[str, int] = {}
