@@ -44,6 +44,9 @@ the growth figure), the peak, and at the end.
 It also reports latency and memory per ``--window`` seconds (interactions sent in the window; RSS sampled in
 it), so a slow growth over a 45-minute lesson shows as a trend, not only as two end points.
 
+Before the server starts, ``bench.calibrate`` times the bundled encoder's forward pass in a child process: the
+machine's speed that day, printed and kept in the JSON, since these VMs differ 2.6x from day to day.
+
 Goals it reports against: 0 errors, p95 < 2 s over the run and < 1 s in every window, RSS growth < 10 % from
 the end of the warm-up to the end. The warm-up pass loads the models but leaves the result cache nearly empty;
 ``--settle S`` counts the class's first S seconds as warm-up too (students arrive, the cache fills towards its
@@ -64,6 +67,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -123,6 +127,17 @@ def student_sentence(rng: random.Random, long_share: float = 0.0) -> str:
 # ---------------------------------------------------------------------------
 # The server's process, read from /proc
 # ---------------------------------------------------------------------------
+
+def machine_speed() -> float:
+    """``bench.calibrate``'s figure for this machine now (ms per bundled-encoder forward pass, one thread), run
+    in a child process before the server starts, so a run can be compared with other days' (NaN if it fails)."""
+    try:
+        out = subprocess.run([sys.executable, "-m", "bench.calibrate"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=300, check=True).stdout
+        return float(json.loads(out.splitlines()[-1])["encoder_forward_ms"])
+    except (subprocess.SubprocessError, OSError, ValueError, KeyError, IndexError):
+        return float("nan")
+
 
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -542,6 +557,8 @@ def main() -> int:
                        log_path=scratch / f"classroom_streamlit_{port}.log")
     shown_env = {k: server.env.get(k, "(unset)") for k in {*RUN_ENV, *env_extra}}
     load = os.getloadavg()
+    speed = machine_speed()
+    print(f"machine speed (bench.calibrate): {speed:.1f} ms per encoder forward pass, one thread", flush=True)
     print(f"starting streamlit on 127.0.0.1:{server.port} (log {server.log_path}); machine load {load[0]:.1f} on "
           f"{os.cpu_count()} cores; server env {shown_env}; app in {server.root}", flush=True)
     with server:
@@ -589,7 +606,8 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps({"args": {k: (list(v) if isinstance(v, tuple) else v)
                                                   for k, v in vars(args).items() if k != "json"},
-                                         "load_before": load, **info, "rows": rows, "growth": growth,
+                                         "load_before": load, "encoder_forward_ms": speed, **info, "rows": rows,
+                                         "growth": growth,
                                          "growth_from_warm_up": growth_from_warm_up,
                                          "errors": [r.__dict__ for r in errors[:50]], "goals": verdict},
                                         indent=1, default=str))
