@@ -137,9 +137,17 @@ the blank, tests/data/everyday_paragraphs.txt) are dropped: {manifest.get("dropp
 | --- | --- | --- | --- | --- |
 {rows}
 
-The encoder samples training lines uniformly, so the share of lines is the share of what it reads; the decoder
-reads the stream of all lines, so the share of characters is. The shipped weights are derived from this text; no
-text is shipped."""
+These are the corpus's shares. The trainings draw lines at random with weights (`--gloss-weight` for WordNet's
+"lemma: definition" lines, `--ding-weight` for Ding's sentences, 1 for the rest; each card's training section gives
+its run's), so what a model read leans away from the glosses and towards everyday sentences. The shipped weights are
+derived from this text; no text is shipped."""
+
+
+def line_draw_text(args: dict) -> str:
+    """How a run drew its training lines (the weights of scripts/bundled_common.line_weights)."""
+    gloss, ding = args.get("gloss_weight", 1.0), args.get("ding_weight", 1.0)
+    return (f"- Lines drawn at random with weights: WordNet's \"lemma: definition\" lines {gloss:g}, Ding's\n"
+            f"  everyday example sentences {ding:g}, every other line 1.")
 
 
 def last_points(kind: str, run: str, keys: tuple[str, ...]) -> str:
@@ -262,6 +270,7 @@ with the project's own MLM head and fine-tuned layers from `mlm_head.safetensors
 - Objective: {MASKING[args.get("masking", "token")]}. Of the chosen positions 80% become [MASK], 10% a random token,
   10% stay unchanged; cross entropy on the chosen positions only{copy_penalty_text(args)}. Training rows pack randomly drawn corpus lines as
   `[CLS] a [SEP] b [SEP] ...` up to {args["seq_len"]} tokens, batch {args["batch_size"]} rows.
+{line_draw_text(args)}
 - Start: {"the shipped files of the previous release (their training is quoted below), with a fresh optimizer and warmup" if args.get("init") == "shipped" else "the package's weights; head dense = identity, LayerNorm = (1, 0), output bias = log unigram frequency"}.
 - AdamW (betas 0.9/0.98, weight decay 0.01), peak LR {args["lr"]} for the layers and {args["head_lr"]} for the head,
   {args["warmup"]} warmup steps then cosine decay to 10% (schedule of {ckpt["total_steps"]} steps), gradient clip 1.0,
@@ -360,6 +369,8 @@ optimizer, `--init shipped` / `--init-run`):
   `[SEP] line [SEP] line ...`, batch {args["batch_size"]}. Windows of 256 because the bits-per-character measure reads
   up to 255 tokens of history: a first run on 128-token windows measured 1.87 bpc with 256-token windows and 1.75
   with 128-token ones on the same weights, so positions 128-255 had to be trained.
+{line_draw_text(args)}
+  The stream: as many lines as the corpus has, drawn with replacement by these weights.
 - AdamW (betas 0.9/0.95, weight decay 0.1 on matrices), peak LR {args["lr"]}, {args["warmup"]} warmup steps, cosine decay to
   10% over a schedule of {ckpt["total_steps"]} steps, gradient clip 1.0, no dropout, seed {args["seed"]}.
 - This run: {ckpt["step"]} steps, {ckpt["tokens_seen"]:,} tokens, {ckpt["elapsed"] / 60:.0f} wall minutes.
