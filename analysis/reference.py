@@ -7,6 +7,7 @@ each number the pages draw is traceable to the reference implementation.
 from __future__ import annotations
 
 import inspect
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,10 @@ from model_core import InputError
 from .common import check_text, encode, run
 
 TOLERANCE = 1e-5   # the project's standard: every family matches transformers to this
+
+# transformers' from_pretrained is not thread-safe: two builds at once (two students ticking the check) leave
+# tied weights on the meta device ("Tensor on device meta is not on the expected device cpu!"); one at a time.
+_BUILDING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,15 @@ class ReferenceCheck:
 
 
 def transformers_twin(model: Any) -> torch.nn.Module:
-    """transformers' model with the same weights as ``model`` (eager attention, float32, eval mode)."""
+    """transformers' model with the same weights as ``model`` (eager attention, float32, eval mode).
+
+    Builds run one at a time (``_BUILDING``); the twin's forward pass runs outside the lock.
+    """
+    with _BUILDING:
+        return _build_twin(model)
+
+
+def _build_twin(model: Any) -> torch.nn.Module:
     import transformers
 
     source = getattr(model, "source", None)

@@ -1,6 +1,8 @@
 """analysis on tiny random models: what each page computes, checked directly (milliseconds, no Streamlit)."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -116,10 +118,11 @@ def bundled_decoder():
 
 def test_writing_rows_are_the_rows_each_step_used(bundled_decoder):
     """One pass over the finished text gives each step's attention row: the same as running the prefix alone."""
-    made = analysis.write(bundled_decoder, "the children went to the", 6, model_core.Decoding(no_repeat_ngram=2))
-    assert made.tokens[0] == analysis.START_MARK and made.prompt_len == 6      # start token + 5 words
-    assert len(made.steps) == 6 and made.rows.shape == (6, 12, 6, 12)
-    full = model_core.generate_steps(bundled_decoder, "the children went to the", 6,
+    prompt = "the old man sat by the"      # a prompt the shipped decoder continues for all 6 steps (no end token)
+    made = analysis.write(bundled_decoder, prompt, 6, model_core.Decoding(no_repeat_ngram=2))
+    assert made.tokens[0] == analysis.START_MARK and made.prompt_len == 7      # start token + 6 words
+    assert len(made.steps) == 6 and made.rows.shape == (6, 12, 6, 7 + 6)      # [layer, head, step, key]
+    full = model_core.generate_steps(bundled_decoder, prompt, 6,
                                      model_core.Decoding(no_repeat_ngram=2)).ids
     for step in (0, 3, 5):
         n_read = made.prompt_len + step
@@ -190,6 +193,22 @@ def test_the_bundled_models_agree_with_transformers_live(kind):
     assert check.agrees and check.largest <= analysis.TOLERANCE
     assert [w for w, _ in check.rows] == [f"layer {i} attention" for i in range(6)] + ["logits (relative)"]
     assert check.reference == {"encoder": "BertForMaskedLM", "decoder": "GPT2LMHeadModel"}[kind]
+
+
+def test_checks_started_at_once_by_several_students_all_agree():
+    """A class ticks the check together: builds of the twin in parallel threads must each get every weight."""
+    model = model_core.load_bundled("encoder")
+    results: list = []
+
+    def tick():
+        results.append(analysis.check_against_transformers(model, "The cat sat on the mat."))
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and all(check.agrees for check in results)
 
 
 def test_a_pair_and_a_saved_checkpoint_agree_too(tmp_path, tiny_encoder):
