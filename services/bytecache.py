@@ -4,7 +4,7 @@
 12-word sentence against 512 tokens: 6 layers x 12 heads x 512 x 512 floats), so a burst of long texts grew
 memory with no bound in bytes. Here every entry is kept pickled, as ``st.cache_data`` keeps it (each hit gets
 its own copy, so no session can change another's result), and all of them share one budget: ``CACHE_MB``
-(environment variable ``AEX_CACHE_MB``, default 256). An entry larger than a quarter of the budget is
+(environment variable ``AEX_CACHE_MB``, default 64). An entry larger than a quarter of the budget is
 computed and returned but not kept, so one huge input cannot evict everything else.
 
     @bytecache.cached
@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable, TypeVar
 
-CACHE_MB = int(os.environ.get("AEX_CACHE_MB", "256"))
+CACHE_MB = int(os.environ.get("AEX_CACHE_MB", "64"))
 
 T = TypeVar("T")
 
