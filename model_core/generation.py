@@ -12,8 +12,9 @@ same rules, in the same order, as transformers' `generate`:
                         top_p, dropping from the least likely up (sampling only)
 
 Greedy takes the highest logit; sampling draws from the softmax with a
-torch.Generator seeded by `seed`, so one seed gives one text. The whole prefix is
-run again at each step (no cache): these models are small and the text short.
+torch.Generator seeded by `seed`, so one seed gives one text. The prompt is read
+once and each new token adds one position (the decoder keeps the earlier keys and
+values: `Decoder.extend`), so a step costs the same at token 5 as at token 90.
 
     import model_core
     m = model_core.load_bundled("decoder")
@@ -152,11 +153,12 @@ def generate_steps(model: TransformerModel, prompt: str, max_new_tokens: int = 3
     stops, banned = stop_ids(model), banned_special_ids(model)
     generator = torch.Generator().manual_seed(int(decoding.seed))
     ids, steps, stopped = list(prompt_ids), [], "length"
+    cache, unread = model.new_cache(), list(prompt_ids)
     for _ in range(max_new_tokens):
         if len(ids) >= model.config.n_positions:
             stopped = "position limit"
             break
-        logits = model(torch.tensor([ids]), logits_at=[-1]).logits[0, 0].float()   # [vocab]
+        logits = model.extend(torch.tensor([unread]), cache)[0].float()                # [vocab]
         scores, n_banned = apply_rules(logits, ids, decoding, banned)
         probs = scores.softmax(-1)                                                   # [vocab]
         if decoding.strategy == "greedy":
@@ -169,6 +171,7 @@ def generate_steps(model: TransformerModel, prompt: str, max_new_tokens: int = 3
         steps.append(Step(token, model.tokenizer.convert_ids_to_tokens(token), float(probs[token]),
                           float(logits.softmax(-1)[token]), top_tokens(probs, model.tokenizer, top_k_shown), n_banned))
         ids.append(token)
+        unread = [token]
     text = model.tokenizer.decode([s.token_id for s in steps], skip_special_tokens=True,
                                   clean_up_tokenization_spaces=True)
     return Generation(prompt_ids, steps, text, stopped, decoding)

@@ -109,11 +109,15 @@ for column, (pattern, title, key, file_name) in zip(st.columns(2), views):
         scale = {"zmax": ui.weight_max()} if shape == "heatmap" else {}
         ui.show_figure(draw(pattern, run.source_tokens, run.produced, title=title, languages=languages, **scale),
                        key, file_name)
-with st.expander("Every layer and head at a glance (click a tile to open that head)"):
-    ui.show_figure(vt.cross_grid(run.cross, run.source_tokens, run.produced, (layer, head), languages,
-                                 zmax=ui.weight_max()),
-                   "cross_grid", "cross_all_heads.csv", on_select=ui.open_clicked_head("fig_cross_grid", "tr"),
-                   selection_mode="points")
+# Drawn only while open (on_change="rerun"): 48 small heatmaps were a third of every rerun's server time.
+grid = st.expander("Every layer and head at a glance (click a tile to open that head)", key="tr_grid_open",
+                   on_change="rerun")
+if grid.open:
+    with grid:
+        ui.show_figure(vt.cross_grid(run.cross, run.source_tokens, run.produced, (layer, head), languages,
+                                     zmax=ui.weight_max()),
+                       "cross_grid", "cross_all_heads.csv", on_select=ui.open_clicked_head("fig_cross_grid", "tr"),
+                       selection_mode="points")
 
 # ---------------------------------------------------------------- 3. three kinds of attention
 st.header("3. Three kinds of attention in one Transformer")

@@ -170,3 +170,25 @@ def test_describe_names_the_decoding():
     assert Decoding().describe().startswith("greedy")
     text = Decoding("sample", temperature=0.8, top_p=0.9, no_repeat_ngram=3, seed=4).describe()
     assert "temperature 0.8" in text and "top-p 0.9" in text and "seed 4" in text and "3-gram" in text
+
+
+@pytest.mark.parametrize("which", ["transformers twin", "tiny"])
+def test_incremental_decoding_equals_the_whole_pass(pair, tiny_decoder, which):
+    """Decoder.extend (kept keys and values: the prompt once, then a token at a time) gives at every step the
+    next-token logits that a forward pass over the whole text gives."""
+    model = pair[1] if which == "transformers twin" else tiny_decoder
+    ids = model_core.encode(model, "the cat sat on the mat and then it slept").input_ids[0].tolist()
+    cache, first = model.new_cache(), 4
+    steps = [model.extend(torch.tensor([ids[:first]]), cache)[0]]
+    steps += [model.extend(torch.tensor([[token]]), cache)[0] for token in ids[first:]]
+    assert cache["length"] == len(ids)
+    for n, got in zip(range(first, len(ids) + 1), steps):
+        whole = model(torch.tensor([ids[:n]]), logits_at=[-1]).logits[0, 0]
+        torch.testing.assert_close(got, whole, atol=1e-5, rtol=1e-5)
+
+
+def test_incremental_decoding_stops_at_the_last_position(tiny_decoder):
+    cache = tiny_decoder.new_cache()
+    tiny_decoder.extend(torch.ones(1, tiny_decoder.config.n_positions, dtype=torch.long), cache)
+    with pytest.raises(InputError, match="reads 1 to"):
+        tiny_decoder.extend(torch.ones(1, 1, dtype=torch.long), cache)

@@ -107,7 +107,7 @@ def dims_figure(tokens: Sequence[str], parts: Mapping[str, np.ndarray], dims: Se
         data.append(dict(
             type="heatmap", z=parts[name][:, dims], x=np.arange(len(dims)), y=np.arange(len(tokens)),
             coloraxis="coloraxis2" if name in separate else "coloraxis",
-            customdata=np.array([[f"{lab} / dim {d}" for d in dims] for lab in labels], dtype=object),
+            customdata=np.array([[f"{lab} / dim {d}" for d in dims] for lab in labels], dtype=str),
             hovertemplate=f"{name}<br>%{{customdata}}<br>%{{z:.4f}}<extra></extra>", name=name, **axes,
         ))
         layout[layout_axis(axes["xaxis"])].update(tickvals=list(range(len(dims))), ticktext=[str(d) for d in dims])
@@ -251,7 +251,7 @@ def neighbours_figure(layer_names: Sequence[str], panels: Sequence[tuple[str, Se
         axes = subplot_axes(r, 1, 1)
         data.append(dict(
             type="heatmap", z=sims, x=np.arange(len(tokens)), y=np.arange(len(layer_names)), coloraxis="coloraxis",
-            customdata=np.array([[f"{lay} / {lab}" for lab in labels] for lay in layer_names], dtype=object),
+            customdata=np.array([[f"{lay} / {lab}" for lab in labels] for lay in layer_names], dtype=str),
             hovertemplate="%{customdata}<br>cosine %{z:.4f}<extra></extra>", name=title, **axes,
         ))
         # Exact ranges and no grid: blank (NaN) cells show the background colour and nothing else.

@@ -66,7 +66,7 @@ def step_heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], t
         low = 0.0 if weight_max is not None else float(finite.min()) if finite.size else 0.0
         high = weight_max if weight_max is not None else float(finite.max()) if finite.size else 1.0
         colour = {"colorscale": colorscale(SEQUENTIAL), "zmin": low, "zmax": high if high > low else low + 1.0}
-    cells = np.array([[f"{r} / {c}" for c in cols] for r in rows], dtype=object)
+    cells = np.array([[f"{r} / {c}" for c in cols] for r in rows], dtype=str)
     data = [dict(
         type="heatmap", z=shown, x=np.arange(len(cols)), y=np.arange(len(rows)),
         **colour, customdata=cells,
