@@ -358,7 +358,7 @@ with cols[1]:
     decay = state.url_widget(st.slider, "ob_wd", "Weight decay λ", min_value=0.0, max_value=1.0, step=0.05)
 with cols[2]:
     scale = state.url_widget(st.slider, "ob_lr", "Learning-rate factor", min_value=0.25, max_value=4.0, step=0.25)
-race = analysis.race(int(steps), float(decay), float(scale))
+race = cached.race(int(steps), float(decay), float(scale))
 xs, ys, surface = analysis.loss_surface()
 ui.show_figure(vo.race_figure(race.paths, xs, ys, surface), "ob_race", "optimiser_paths.csv")
 ui.show_figure(vo.loss_curves(race.losses), "ob_losses", "optimiser_losses.csv")
