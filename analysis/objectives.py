@@ -103,14 +103,14 @@ def mass_span(encoder: Any, decoder: Any, text: str, start: int, length: int, to
     left = encoder.tokenizer.convert_tokens_to_string(tokens[words[0]:start])
     prompt = model_core.encode(decoder, left).input_ids[0]
     steps, written = [], []
+    cache, unread = decoder.new_cache(), prompt            # the left context is read once, then a token a step
     for _ in range(length):
-        out = decoder(prompt[None], logits_at=[-1])
-        row = out.logits[0, 0].softmax(dim=-1)
+        row = decoder.extend(unread[None], cache)[0].softmax(dim=-1)
         guesses = tuple((t, float(p)) for t, p in model_core.top_tokens(row, decoder.tokenizer, top_k))
         steps.append(guesses)
         token = int(row.argmax())
         written.append(decoder.tokenizer.convert_ids_to_tokens([token])[0])
-        prompt = torch.cat([prompt, torch.tensor([token])])
+        unread = torch.tensor([token])
     return MassSpan(tokens=tuple(tokens), start=start, length=length, original=tuple(tokens[start:start + length]),
                     encoder_top=encoder_top, decoder_steps=tuple(steps), decoder_text=tuple(written))
 
