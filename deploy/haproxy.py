@@ -13,6 +13,7 @@ URL the browser still shows.
 """
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 COOKIE = "AEXREPLICA"
@@ -53,3 +54,28 @@ backend {BACKEND}
     default-server inter 2s fall 2 rise 2 slowstart 10s
 {servers}
 """
+
+
+def address(text: str) -> tuple[str, int]:
+    """'10.0.0.2:8601' -> ('10.0.0.2', 8601); an argparse type, so a typo is a clear message, not a traceback."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (for example 10.0.0.2:8601)")
+    return host, int(port)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print haproxy.cfg for replicas on several machines (each started with ``python -m services.server``)."""
+    parser = argparse.ArgumentParser(description=main.__doc__,
+                                     epilog="e.g. python -m deploy.haproxy 10.0.0.2:8601 10.0.0.3:8601 "
+                                            "--listen 0.0.0.0:80 > /etc/haproxy/haproxy.cfg")
+    parser.add_argument("replicas", nargs="+", type=address, metavar="HOST:PORT", help="one per replica")
+    parser.add_argument("--listen", type=address, default=("127.0.0.1", 8500), metavar="HOST:PORT",
+                        help="where students connect (default 127.0.0.1:8500)")
+    parser.add_argument("--socket", default="/run/haproxy-attention.sock", help="HAProxy's runtime API socket")
+    args = parser.parse_args(argv)
+    print(render(args.replicas, args.listen, args.socket), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """The app's server: how ``make run`` starts Streamlit, and the same server for tests and benchmarks.
 
-    .venv/bin/python -m services.server [--port 8501]
+    .venv/bin/python -m services.server [--port 8501] [--address 127.0.0.1]
 
 One definition of the server, used by ``make run`` (``main``), the browser
 tests and the benchmarks (``AppServer``), so what they measure is what a
@@ -187,11 +187,14 @@ def launch_chromium(playwright, **options):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Replace this process with the server, exactly as ``make run`` starts it."""
-    parser = argparse.ArgumentParser(description="Start the Attention Explorer on 127.0.0.1.")
+    parser = argparse.ArgumentParser(description="Start the Attention Explorer (on 127.0.0.1 unless --address).")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")
+    parser.add_argument("--address", default=ADDRESS,
+                        help=f"address to listen on (default {ADDRESS}; a replica on a school's machine: the address "
+                             "its balancer reaches, e.g. 10.0.0.2)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    command = streamlit_command(args.port)
+    command = streamlit_command(args.port, args.address)
     os.execvpe(command[0], command, run_environment())
 
 

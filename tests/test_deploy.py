@@ -37,6 +37,16 @@ def test_haproxy_accepts_the_configuration(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_command_line_writes_the_file_for_several_machines(tmp_path, capsys):
+    haproxy.main(["10.0.0.2:8601", "10.0.0.3:8601", "--listen", "0.0.0.0:80", "--socket", str(tmp_path / "s.sock")])
+    text = capsys.readouterr().out
+    assert "bind 0.0.0.0:80" in text
+    assert "server r0 10.0.0.2:8601 check cookie r0" in text and "server r1 10.0.0.3:8601 check cookie r1" in text
+    with pytest.raises(SystemExit):                    # a typo is argparse's message, not a traceback
+        haproxy.main(["10.0.0.2"])
+    assert "'10.0.0.2' is not HOST:PORT" in capsys.readouterr().err
+
+
 def test_two_replicas_start_behind_the_balancer_and_stop_cleanly(tmp_path):
     haproxy_or_skip()
     with school.School(replicas=2, log_dir=tmp_path) as s:

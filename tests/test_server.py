@@ -46,6 +46,9 @@ def test_main_execs_streamlit_with_the_run_environment(monkeypatch):
 
     server.main(["--port", "9123"])
     assert calls[-1][1][calls[-1][1].index("--server.port") + 1] == "9123"
+    server.main(["--address", "10.0.0.2", "--port", "8601"])   # a replica on a school's machine
+    flags = dict(zip(calls[-1][1][5::2], calls[-1][1][6::2]))
+    assert (flags["--server.address"], flags["--server.port"]) == ("10.0.0.2", "8601")
 
 
 def test_app_server_runs_the_same_command_and_environment(monkeypatch):
