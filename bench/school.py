@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.school [--replicas 3] [--sessions 90] [--seconds 600] [--think 3 10]
                                      [--event 200:term:0] [--event 400:kill:1] [--event 480:rolling]
-                                     [--json out.json]
+                                     [--window 120] [--settle 300] [--json out.json]
 
 Not part of ``make test``; run from the repository root, with Debian's ``haproxy`` installed. It starts
 ``deploy.school.School`` (N ``services.server.AppServer`` replicas and HAProxy with ``deploy/haproxy.py``'s
@@ -22,7 +22,10 @@ and head as before the loss (read from the widgets the new replica drew from the
 run was cut by the loss is **lost in flight**; any other failure is an error.
 
 Goals it reports against: 0 errors besides the interactions lost in flight, every lost view restored, every
-replica serving students.
+replica serving students; and, for a lesson with no ``--event`` (e.g. 30 students on 2 replicas, one per core
+of this machine, for 45 minutes), the one-server goals of ``bench/classroom.py``: p95 under 1 s in every
+``--window`` and the replicas' RSS (summed, sampled every 2 s) growing under 10 % after the first ``--settle``
+seconds.
 """
 from __future__ import annotations
 
@@ -40,8 +43,8 @@ from pathlib import Path
 
 import websockets
 
-from bench.classroom import (Result, Session, act, arrive, page_list, pct, print_windows, student_sentence, warm_up,
-                             windows)
+from bench.classroom import (GOAL_RSS_GROWTH, GOAL_WINDOW_P95_S, Result, Session, act, arrive, page_list, pct,
+                             print_windows, rss_mb, student_sentence, warm_up, windows)
 from deploy.haproxy import COOKIE
 from deploy.school import School
 
@@ -202,6 +205,8 @@ async def drive(args: argparse.Namespace, school: School) -> dict:
     events_log: list = []
     start = time.monotonic()
     stop_at = start + args.seconds
+    stop, samples, each = asyncio.Event(), [], []
+    sampler = asyncio.create_task(sample_replicas(school, start, stop, samples, each))
     events = asyncio.create_task(run_events(school, args.event, start, events_log, pages))
     tasks = [asyncio.create_task(student(me, args, url, origin, pages, stop_at, results)) for me in students]
     done, pending = await asyncio.wait(tasks, timeout=args.seconds + args.ramp + args.timeout + RECONNECT_FOR_S + 30)
@@ -213,12 +218,36 @@ async def drive(args: argparse.Namespace, school: School) -> dict:
     with contextlib.suppress(asyncio.CancelledError):
         events.cancel()
         await events
+    await asyncio.sleep(2.0)                           # the sessions' disconnects settle before the last reading
+    stop.set()
+    await sampler
     counts = {f"r{i}": sum(1 for me in students for r in me.replicas[:1] if r == f"r{i}")
               for i in range(len(school.servers))}
     balancer = {f"r{i}": school.sessions(i, "stot") for i in range(len(school.servers))}
     return {"results": results, "students": students, "events": events_log, "first_replica": counts,
-            "balancer_sessions": balancer,
+            "balancer_sessions": balancer, "rss": samples, "rss_each": each,
             "start": start, "wall_s": time.monotonic() - start}
+
+
+async def sample_replicas(school: School, start: float, stop: asyncio.Event, samples: list, each: list) -> None:
+    """Every 2 s: the replicas' RSS summed (``samples``: (t, MB), for the windows) and one by one (``each``)."""
+    while not stop.is_set():
+        mbs = []
+        for server in school.servers:
+            try:
+                mbs.append(rss_mb(server.pid) if server.proc is not None and server.proc.poll() is None else 0.0)
+            except OSError:                            # a replica stopped between the check and the read
+                mbs.append(0.0)
+        samples.append((time.monotonic() - start, sum(mbs)))
+        each.append((time.monotonic() - start, mbs))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), 2.0)
+
+
+def growth(samples: list, settle: float) -> tuple[float, float, float]:
+    """(MB at the end of the first ``settle`` seconds, MB at the end, growth as a fraction) of a (t, MB) series."""
+    settled = [mb for t, mb in samples if t < settle] or [samples[0][1]]
+    return settled[-1], samples[-1][1], (samples[-1][1] - settled[-1]) / settled[-1]
 
 
 def parse_event(text: str) -> tuple[float, str, int]:
@@ -242,6 +271,8 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=120.0)
     parser.add_argument("--event", type=parse_event, action="append", default=[],
                         help="T:term:I, T:kill:I or T:rolling (repeatable)")
+    parser.add_argument("--settle", type=float, default=300.0,
+                        help="seconds of the class counted as warm-up for the memory growth (the caches fill)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with School(args.replicas) as school:
@@ -265,7 +296,13 @@ def main() -> int:
           f"{max((me.lost for me in students), default=0)}")
     for event in info["events"]:
         print(f"  event {event['action']} r{event['replica']} at {event['at_s']} s (done at {event['done_s']} s)")
-    print_windows(windows(results, [], info["start"], args.window))
+    rows = windows(results, info["rss"], info["start"], args.window)
+    print_windows(rows)
+    settled, end, grew = growth(info["rss"], args.settle)
+    print(f"replicas' RSS summed: {settled:.0f} MB after the first {args.settle:.0f} s -> {end:.0f} MB at the end "
+          f"({grew * 100:+.1f} %); one by one: " + ", ".join(
+              f"r{i} {growth([(t, mbs[i]) for t, mbs in info['rss_each']], args.settle)[2] * 100:+.1f} %"
+              for i in range(args.replicas)))
     moved = [r for me in students for r in me.replicas[1:]]
     print("reconnections went to: " + ", ".join(f"r{i} {moved.count(f'r{i}')}" for i in range(args.replicas)))
     example = next((me.example for me in students if me.example), None)
@@ -278,12 +315,18 @@ def main() -> int:
         print(f"  error {r.action:9s} {r.page:12s} {r.error}")
     verdict = {"0 errors besides those in flight": not errors, "every view restored": restored == losses,
                "every replica served students": all(info["first_replica"].values())}
+    if not args.event:                                 # a lesson with nothing stopped: the one-server goals too
+        full = [row for row in rows if row["to_s"] <= args.seconds]
+        verdict[f"p95 < {GOAL_WINDOW_P95_S:g} s in every window"] = all(
+            row["p95_s"] < GOAL_WINDOW_P95_S for row in full)
+        verdict[f"RSS growth < {GOAL_RSS_GROWTH:.0%} after the first {args.settle:.0f} s"] = grew < GOAL_RSS_GROWTH
     print("goals:", ", ".join(f"{k}: {'PASS' if v else 'FAIL'}" for k, v in verdict.items()))
     if args.json:
         args.json.write_text(json.dumps({
             "args": {k: v for k, v in vars(args).items() if k != "json"}, "events": info["events"],
             "first_replica": info["first_replica"], "balancer_sessions": info["balancer_sessions"], "interactions": len(results), "errors": len(errors),
             "lost_in_flight": len(lost), "lost_timed_out": timed_out, "losses": losses, "restored": restored, "p95_s": pct(ok, 0.95),
+            "windows": rows, "rss_settled_mb": settled, "rss_end_mb": end, "rss_growth": grew,
             "per_student": [{"student": me.index, "replicas": me.replicas, "lost": me.lost, "losses": me.losses,
                              "restored": me.restored} for me in students],
             "goals": verdict}, indent=1, default=str))
