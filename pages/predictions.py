@@ -19,7 +19,7 @@ st.markdown(
 st.latex(r"P(w \mid \text{context}) = \mathrm{softmax}(h\,W_{\mathrm{vocab}}^{\top} + b)_w")
 
 SMALL_MODELS = ("The bundled models are small (22 M parameters each, trained on one or two CPU cores for three to "
-                "five hours, on 4 M tokens of dictionary examples and other free texts), so their guesses are often odd. "
+                "six hours, on 4 M tokens of dictionary examples and other free texts), so their guesses are often odd. "
                 "For better ones, type a hub model into the "
                 "sidebar when online: bert-base-uncased for the blanks, gpt2 for the next word.")
 
