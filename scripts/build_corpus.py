@@ -13,10 +13,19 @@ sentences and keeps archaic English a minority:
 | Jargon File 4.4.7 | jargon-text | prose paragraphs of the plain-text edition | public domain |
 | King James Bible | bible-kjv-text (+ bible-kjv to decompress it) | verses, capped at KJV_SHARE of the corpus characters | text public domain; Debian packaging GPL-2+ |
 | Ding German-English dictionary | trans-de-en | the English example sentences of the entries ("If it rains, we'll stay at home."): whole sentences of at least four words, no placeholders (sb./sth.), no alternatives with "/", no bracketed notes | GPL-2+ (Frank Richter, TU Chemnitz) |
+| Ding, phrases | trans-de-en | the lowercase English phrases of three words or more of the same entries ("to fold an umbrella", "to season dishes to taste with salt and pepper"), each once, same filters; training split only | GPL-2+ |
 
 Ding is there for everyday spoken English, which the other sources lack: its
 examples are the sentences a phrase book would give, the register of the cloze
-test and of a teacher's demo sentences.
+test and of a teacher's demo sentences. Its phrases (86 k, 1.9 M characters;
+many are technical compounds) carry the collocations of everyday things that
+the glosses define but rarely use ("to put up an umbrella", "to fall asleep").
+
+The phrases came last (7 Dec 2026), after the bundled models had been measured
+on valid.txt: they go into the training split only, and the other sources are
+split exactly as before, so valid.txt is byte for byte what the cards' held-out
+figures were measured on (manifest.json's sha256) and no held-out line was
+trained on by a model started from earlier shipped weights.
 
 Held out: any line that contains a cloze sentence of tests/data/cloze.tsv (its
 words on both sides of the [MASK], with any word in the gap) or a sentence of
@@ -48,7 +57,8 @@ from pathlib import Path
 
 SEED = 20240601
 VALID_LINES = 4000
-KJV_SHARE = 0.10  # at most this fraction of all characters comes from the KJV
+KJV_SHARE = 0.10  # at most this fraction of the other split sources' characters comes from the KJV
+TRAIN_ONLY = ("ding-phrases",)  # added to the training split only: valid.txt stays what the cards were measured on
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES_FILE = ROOT / "scripts" / "corpus_packages.txt"
 
@@ -200,24 +210,33 @@ def kjv_lines() -> list[str]:
 
 
 DING_SENTENCE = re.compile(r"[A-Z][A-Za-z',\- ]+ [A-Za-z',\- ]+[.?!]")
+DING_PHRASE = re.compile(r"[a-z][a-z',\- ]+")
 DING_NOTE = re.compile(r"\s*\{[^}]*\}|\s*\[[^\]]*\]|\s*\([^)]*\)")
 
 
-def ding_lines() -> list[str]:
-    """English example sentences of the Ding dictionary (the part after ' :: ' of each entry)."""
-    lines = []
+def ding_english() -> list[str]:
+    """Every English alternative of the Ding dictionary (the part after ' :: ' of each entry, split at '|' and
+    '; '), notes removed, normalised; those with placeholders (sb./sth.), '/' alternatives or elisions left out."""
+    kept = []
     for raw in DING_FILE.read_text(encoding="utf-8").splitlines():
         if raw.startswith("#") or " :: " not in raw:
             continue
-        english = raw.split(" :: ", 1)[1]
-        for part in english.split(" | "):
+        for part in raw.split(" :: ", 1)[1].split(" | "):
             for alternative in part.split("; "):
-                sentence = normalise(DING_NOTE.sub("", alternative))
-                if re.search(r"\b(sb|sth)\b|/|\.\.\.|\u2026", sentence):
-                    continue  # placeholders, alternatives, elisions
-                if DING_SENTENCE.fullmatch(sentence) and len(sentence.split()) >= 4:
-                    lines.append(sentence)
-    return lines
+                text = normalise(DING_NOTE.sub("", alternative))
+                if not re.search(r"\b(sb|sth)\b|/|\.\.\.|\u2026", text):
+                    kept.append(text)
+    return kept
+
+
+def ding_lines() -> list[str]:
+    """Ding's English example sentences ("If it rains, we'll stay at home."): four words or more."""
+    return [s for s in ding_english() if DING_SENTENCE.fullmatch(s) and len(s.split()) >= 4]
+
+
+def ding_phrase_lines() -> list[str]:
+    """Ding's lowercase English phrases of three words or more ("to fold an umbrella", "salt and pepper"), each once."""
+    return sorted({s for s in ding_english() if DING_PHRASE.fullmatch(s) and len(s.split()) >= 3})
 
 
 def held_out_patterns() -> list[re.Pattern]:
@@ -231,6 +250,18 @@ def held_out_patterns() -> list[re.Pattern]:
         if len(sentence.split()) >= 4:
             patterns.append(re.compile(re.escape(sentence)))
     return patterns
+
+
+def split_lines(by_source: dict[str, list[str]], valid_lines: int = VALID_LINES) -> tuple[list[str], list[str]]:
+    """Training and held-out lines: the sources outside TRAIN_ONLY shuffled with a fixed seed, the last
+    `valid_lines` held out; TRAIN_ONLY's lines then join the training lines, shuffled again. So a train-only
+    source added later leaves the held-out lines exactly as they were."""
+    split = [line for name, lines in by_source.items() if name not in TRAIN_ONLY for line in lines]
+    random.Random(SEED + 1).shuffle(split)
+    train, valid = split[:-valid_lines], split[-valid_lines:]
+    train += [line for name in TRAIN_ONLY for line in by_source.get(name, [])]
+    random.Random(SEED + 2).shuffle(train)
+    return train, valid
 
 
 def main() -> None:
@@ -249,6 +280,7 @@ def main() -> None:
         "jargon": jargon_lines(),
         "kjv": kjv_lines(),
         "ding": ding_lines(),
+        "ding-phrases": ding_phrase_lines(),
     }
     held_out = held_out_patterns()
     seen: set[str] = set()
@@ -268,7 +300,7 @@ def main() -> None:
         by_source[name] = kept
 
     # Cap the KJV: a fixed-seed sample of verses worth KJV_SHARE of all characters.
-    other_chars = sum(len(x) for name, lines in by_source.items() if name != "kjv" for x in lines)
+    other_chars = sum(len(x) for name, lines in by_source.items() if name not in {"kjv", *TRAIN_ONLY} for x in lines)
     budget = int(other_chars * KJV_SHARE / (1 - KJV_SHARE))
     verses = by_source["kjv"][:]
     random.Random(SEED).shuffle(verses)
@@ -280,9 +312,7 @@ def main() -> None:
         used += len(verse)
     by_source["kjv"] = capped
 
-    everything = [line for lines in by_source.values() for line in lines]
-    random.Random(SEED + 1).shuffle(everything)
-    train, valid = everything[:-VALID_LINES], everything[-VALID_LINES:]
+    train, valid = split_lines(by_source)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -82,18 +82,31 @@ def corpus_lines(split: str) -> list[str]:
 GLOSS = re.compile(r"^[A-Za-z0-9' .,-]{1,40}: ")  # WordNet's "lemma: definition." lines
 
 
-def line_weights(texts: list[str], gloss_weight: float, ding_weight: float) -> np.ndarray | None:
-    """Cumulative sampling weights of the training lines: dictionary glosses and Ding's example sentences reweighted.
+def line_weights(texts: list[str], gloss_weight: float, ding_weight: float,
+                 phrase_weight: float = 1.0) -> np.ndarray | None:
+    """Cumulative sampling weights of the training lines: dictionary glosses, Ding's example sentences and Ding's
+    phrases reweighted.
 
     WordNet's definitions ("ball: round object that is hit or thrown ...") are 55% of the lines but not the
-    register of everyday sentences; Ding's examples are. None when both weights are 1 (uniform)."""
-    if gloss_weight == 1.0 and ding_weight == 1.0:
+    register of everyday sentences; Ding's examples are. None when all weights are 1 (uniform)."""
+    if gloss_weight == ding_weight == phrase_weight == 1.0:
         return None
-    from build_corpus import ding_lines, normalise
+    from build_corpus import ding_lines, ding_phrase_lines
 
-    ding = {normalise(line) for line in ding_lines()}
-    weights = np.array([gloss_weight if GLOSS.match(t) else ding_weight if t in ding else 1.0 for t in texts])
+    ding, phrases = set(ding_lines()), set(ding_phrase_lines())
+    weights = np.array([gloss_weight if GLOSS.match(t) else ding_weight if t in ding
+                        else phrase_weight if t in phrases else 1.0 for t in texts])
     return np.cumsum(weights / weights.sum())
+
+
+def add_weight_options(parser: argparse.ArgumentParser) -> None:
+    """The sampling weights of line_weights, the same for both trainings."""
+    parser.add_argument("--gloss-weight", type=float, default=1.0,
+                        help="sampling weight of WordNet's 'lemma: definition' lines (others 1); may change on resume")
+    parser.add_argument("--ding-weight", type=float, default=1.0,
+                        help="sampling weight of Ding's everyday example sentences; may change on resume")
+    parser.add_argument("--phrase-weight", type=float, default=1.0,
+                        help="sampling weight of Ding's phrases (training split only); may change on resume")
 
 
 def pick_lines(cumulative: np.ndarray, draws: np.ndarray | float) -> np.ndarray | int:

@@ -116,6 +116,7 @@ SOURCES = {  # manifest source -> (what, package, licence)
     "jargon": ("Jargon File 4.4.7", "jargon-text", "public domain"),
     "kjv": ("King James Bible, sampled verses (capped at 10%)", "bible-kjv-text", "public domain text (packaging GPL-2+)"),
     "ding": ("English example sentences of the Ding German-English dictionary", "trans-de-en", "GPL-2+ (TU Chemnitz)"),
+    "ding-phrases": ("English phrases of the same entries (training split only)", "trans-de-en", "GPL-2+ (TU Chemnitz)"),
 }
 
 
@@ -138,16 +139,19 @@ the blank, tests/data/everyday_paragraphs.txt) are dropped: {manifest.get("dropp
 {rows}
 
 These are the corpus's shares. The trainings draw lines at random with weights (`--gloss-weight` for WordNet's
-"lemma: definition" lines, `--ding-weight` for Ding's sentences, 1 for the rest; each card's training section gives
-its run's), so what a model read leans away from the glosses and towards everyday sentences. The shipped weights are
+"lemma: definition" lines, `--ding-weight` for Ding's sentences, `--phrase-weight` for its phrases, 1 for the
+rest; each card's training section gives its run's), so what a model read leans away from the glosses and towards
+everyday sentences. The shipped weights are
 derived from this text; no text is shipped."""
 
 
 def line_draw_text(args: dict) -> str:
     """How a run drew its training lines (the weights of scripts/bundled_common.line_weights)."""
     gloss, ding = args.get("gloss_weight", 1.0), args.get("ding_weight", 1.0)
+    phrases = args.get("phrase_weight")
+    phrases = "" if phrases is None else f", Ding's phrases {phrases:g}"
     return (f"- Lines drawn at random with weights: WordNet's \"lemma: definition\" lines {gloss:g}, Ding's\n"
-            f"  everyday example sentences {ding:g}, every other line 1.")
+            f"  everyday example sentences {ding:g}{phrases}, every other line 1.")
 
 
 def last_points(kind: str, run: str, keys: tuple[str, ...]) -> str:

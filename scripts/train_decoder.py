@@ -55,9 +55,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bundled_common import (BUNDLED_DIR, PAD_ID, SEP_ID, CsvLog, Timer, add_run_options, corpus_lines,  # noqa: E402
-                            line_weights, load_package_bert_state, load_tokenizer, note_invocation, open_run,
-                            pick_lines, save_checkpoint, stream_bpc, text_chars, tokenized_corpus, training_loop)
+from bundled_common import (BUNDLED_DIR, PAD_ID, SEP_ID, CsvLog, Timer, add_run_options,  # noqa: E402
+                            add_weight_options, corpus_lines, line_weights, load_package_bert_state, load_tokenizer,
+                            note_invocation, open_run, pick_lines, save_checkpoint, stream_bpc, text_chars,
+                            tokenized_corpus, training_loop)
 
 VOCAB_SIZE = 30522
 
@@ -174,10 +175,7 @@ def main() -> None:
                         help="start from the design's initialisation or from the shipped bundled weights")
     parser.add_argument("--init-run", default=None,
                         help="start a new run from the weights of runs/decoder/<INIT_RUN>/ckpt.pt (fresh optimizer)")
-    parser.add_argument("--gloss-weight", type=float, default=1.0,
-                        help="sampling weight of WordNet's 'lemma: definition' lines in the stream (others 1)")
-    parser.add_argument("--ding-weight", type=float, default=1.0,
-                        help="sampling weight of Ding's everyday example sentences in the stream")
+    add_weight_options(parser)
     parser.add_argument("--eval-lines", type=int, default=600, help="valid lines used for the periodic bpc")
     add_run_options(parser, eval_every=250)
     args = parser.parse_args()
@@ -186,7 +184,7 @@ def main() -> None:
     if args.lr is None:
         args.lr = 1e-3 if args.design == "scratch" else 3e-4
 
-    cumulative = line_weights(corpus_lines("train"), args.gloss_weight, args.ding_weight)
+    cumulative = line_weights(corpus_lines("train"), args.gloss_weight, args.ding_weight, args.phrase_weight)
     stream = token_stream(weighted_lines(tokenized_corpus("train"), cumulative, args.seed))
     valid_lines = corpus_lines("valid")[:args.eval_lines]
     tokenizer = load_tokenizer()

@@ -69,9 +69,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bundled_common import (BUNDLED_DIR, CLS_ID, FIRST_REAL_ID, MASK_ID, PAD_ID, SEP_ID, CsvLog, Timer,  # noqa: E402
-                            add_run_options, corpus_lines, line_weights, load_package_bert_state, load_tokenizer,
-                            note_invocation, open_run, package_model_dir, pick_lines, save_checkpoint, token_counts,
-                            tokenized_corpus, training_loop)
+                            add_run_options, add_weight_options, corpus_lines, line_weights, load_package_bert_state,
+                            load_tokenizer, note_invocation, open_run, package_model_dir, pick_lines, save_checkpoint,
+                            token_counts, tokenized_corpus, training_loop)
 
 NUM_LAYERS = 6
 REPEAT_CAP = 3  # word masking: a word seen more often than this in a row is masked alone
@@ -321,10 +321,7 @@ def main() -> None:
     parser.add_argument("--head-lr", type=float, default=1e-3, help="peak LR of the MLM head")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--head-init", choices=["identity", "random"], default="identity")
-    parser.add_argument("--gloss-weight", type=float, default=1.0,
-                        help="sampling weight of WordNet's 'lemma: definition' lines (others 1); may change on resume")
-    parser.add_argument("--ding-weight", type=float, default=1.0,
-                        help="sampling weight of Ding's everyday example sentences; may change on resume")
+    add_weight_options(parser)
     parser.add_argument("--masking", choices=["word", "token"], default="word",
                         help="whole words with every occurrence in the row (default), or BERT's per-token rule")
     parser.add_argument("--init", choices=["package", "shipped"], default="package",
@@ -343,7 +340,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     train = tokenized_corpus("train")
     valid = tokenized_corpus("valid")
-    cumulative = line_weights(corpus_lines("train"), args.gloss_weight, args.ding_weight)
+    cumulative = line_weights(corpus_lines("train"), args.gloss_weight, args.ding_weight, args.phrase_weight)
     vocab_size = 30522
     model, missing, unexpected = build_model(args.layers, args.head_init, unigram_log_prob(train, vocab_size))
     if args.init == "shipped" and ckpt is None:
