@@ -229,14 +229,17 @@ def ding_english() -> list[str]:
     return kept
 
 
-def ding_lines() -> list[str]:
-    """Ding's English example sentences ("If it rains, we'll stay at home."): four words or more."""
-    return [s for s in ding_english() if DING_SENTENCE.fullmatch(s) and len(s.split()) >= 4]
+def ding_lines(english: list[str] | None = None) -> list[str]:
+    """Ding's English example sentences ("If it rains, we'll stay at home."): four words or more. `english`:
+    ding_english() when already read."""
+    english = ding_english() if english is None else english
+    return [s for s in english if DING_SENTENCE.fullmatch(s) and len(s.split()) >= 4]
 
 
-def ding_phrase_lines() -> list[str]:
+def ding_phrase_lines(english: list[str] | None = None) -> list[str]:
     """Ding's lowercase English phrases of three words or more ("to fold an umbrella", "salt and pepper"), each once."""
-    return sorted({s for s in ding_english() if DING_PHRASE.fullmatch(s) and len(s.split()) >= 3})
+    english = ding_english() if english is None else english
+    return sorted({s for s in english if DING_PHRASE.fullmatch(s) and len(s.split()) >= 3})
 
 
 def held_out_patterns() -> list[re.Pattern]:
@@ -279,8 +282,8 @@ def main() -> None:
         "python-docs": pydoc_lines(),
         "jargon": jargon_lines(),
         "kjv": kjv_lines(),
-        "ding": ding_lines(),
-        "ding-phrases": ding_phrase_lines(),
+        "ding": ding_lines(english := ding_english()),
+        "ding-phrases": ding_phrase_lines(english),
     }
     held_out = held_out_patterns()
     seen: set[str] = set()

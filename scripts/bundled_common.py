@@ -91,9 +91,10 @@ def line_weights(texts: list[str], gloss_weight: float, ding_weight: float,
     register of everyday sentences; Ding's examples are. None when all weights are 1 (uniform)."""
     if gloss_weight == ding_weight == phrase_weight == 1.0:
         return None
-    from build_corpus import ding_lines, ding_phrase_lines
+    from build_corpus import ding_english, ding_lines, ding_phrase_lines
 
-    ding, phrases = set(ding_lines()), set(ding_phrase_lines())
+    english = ding_english()
+    ding, phrases = set(ding_lines(english)), set(ding_phrase_lines(english))
     weights = np.array([gloss_weight if GLOSS.match(t) else ding_weight if t in ding
                         else phrase_weight if t in phrases else 1.0 for t in texts])
     return np.cumsum(weights / weights.sum())

@@ -141,8 +141,7 @@ the blank, tests/data/everyday_paragraphs.txt) are dropped: {manifest.get("dropp
 These are the corpus's shares. The trainings draw lines at random with weights (`--gloss-weight` for WordNet's
 "lemma: definition" lines, `--ding-weight` for Ding's sentences, `--phrase-weight` for its phrases, 1 for the
 rest; each card's training section gives its run's), so what a model read leans away from the glosses and towards
-everyday sentences. The shipped weights are
-derived from this text; no text is shipped."""
+everyday sentences. The shipped weights are derived from this text; no text is shipped."""
 
 
 def line_draw_text(args: dict) -> str:
